@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pmemlease.h -- DMA leases on persistent memory.
+ *
+ * A process maps persistent memory -- a devdax device (/dev/daxN.M), a file
+ * on a filesystem mounted with -o dax, or, on machines with no pmem, a plain
+ * file -- and hands ranges of the mapping to devices for DMA.  With DAX the
+ * DMA target *is* the filesystem block: if a truncate or a hole punch hands
+ * that block back to the filesystem while a device still writes into it, the
+ * device writes into another file's data or the filesystem's metadata.
+ *
+ * pmemlease closes that hole in user space:
+ *
+ *   region   a mapping of the whole file or device, through libpmem2, in a
+ *            reserved range of virtual addresses so growth never moves it.
+ *   lease    a refcounted pin on [offset, offset + length) of a region.
+ *            PML_LEASE_PIN is a long-term DMA pin: a layout change asks its
+ *            holder to let go through the on_break callback.
+ *            PML_LEASE_REF is a short CPU reference: waited for, never broken.
+ *   barrier  every punch and truncate goes through it: block new leases on
+ *            the range, break and drain the old ones, flush, invalidate,
+ *            change the layout, map again, let leases in again.
+ *
+ * The invariant the library keeps above everything else:
+ *
+ *   NO BLOCK UNDER A LEASE, LIVE OR REVOKED, IS EVER HANDED BACK TO THE
+ *   FILESYSTEM, NOR TO ANYONE ELSE.
+ *
+ * When a barrier gives up waiting with PML_ON_TIMEOUT_REVOKE, the leases
+ * still held are revoked, but the blocks under them are *quarantined*: they
+ * stay allocated to the file, no new lease may cover them, and only when the
+ * last revoked lease over them is put are they deallocated (the real
+ * fallocate or ftruncate) and read back as zeroes.  A device that keeps
+ * writing after a revoke can only scribble on blocks nobody reads and no
+ * other file owns.
+ *
+ * Conventions (those of libpmem2 and libndctl):
+ *   - functions return 0 or a negative errno; pml_errormsg() then holds a
+ *     human-readable message for the calling thread;
+ *   - the out-parameter comes first;
+ *   - objects are opaque; option structs may be NULL, and a zeroed field
+ *     means its default, so fields can be added at the end without breaking
+ *     callers that zero the struct (designated initialisers do).
+ *
+ * Threads: every function may be called from any thread.  A lease may be
+ * put from another thread than the one that acquired it (completions run
+ * elsewhere).  pml_region_close() must not race with other calls on the same
+ * region: like close(2) against read(2), that is the caller's bug.
+ */
+#ifndef PMEMLEASE_H
+#define PMEMLEASE_H 1
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PMEMLEASE_MAJOR_VERSION 0
+#define PMEMLEASE_MINOR_VERSION 1
+
+struct pml_region;
+struct pml_lease;
+
+/* ---------------------------------------------------------------- errors */
+
+/*
+ * pml_errormsg -- the message of the last error of the calling thread.
+ *
+ * Every function that returns a negative errno leaves a message here that
+ * names what was wrong (the range, the required alignment, the state).  The
+ * string is thread-local and valid until the thread's next failing call.
+ */
+const char *pml_errormsg(void);
+
+/* --------------------------------------------------------------- regions */
+
+enum pml_region_kind {
+	PML_REGION_PLAIN = 1,	/* regular file, page-cache persistence */
+	PML_REGION_FSDAX = 2,	/* file on a DAX filesystem (ext4/xfs -o dax) */
+	PML_REGION_DEVDAX = 3,	/* device-dax character device /dev/daxN.M */
+};
+
+/* the smallest store that is durable once flushed (libpmem2's granularity) */
+enum pml_granularity {
+	PML_GRANULARITY_BYTE = 1,	/* eADR: visible is durable */
+	PML_GRANULARITY_CACHE_LINE = 2,	/* flush cache lines from user space */
+	PML_GRANULARITY_PAGE = 3,	/* msync: page-cache backed */
+};
+
+/* pml_region_opts.flags */
+#define PML_REGION_CREATE	(1U << 0)	/* create a missing file (0600) */
+
+struct pml_region_opts {
+	/*
+	 * Virtual address space to reserve for the region, in bytes.  The
+	 * region can grow up to this size without its base address moving,
+	 * so a leased pointer stays valid across growth.  0 means the larger
+	 * of the current size and 16 GiB for files, and the device size for
+	 * devdax.  Rounded up to the region's alignment.
+	 */
+	uint64_t max_size;
+	unsigned flags;		/* PML_REGION_* */
+};
+
+/*
+ * pml_region_open -- map a devdax device, an fsdax file or a plain file.
+ *
+ * The kind is detected: a character device is devdax; a regular file whose
+ * inode is DAX (statx STATX_ATTR_DAX) or that libpmem2 maps with MAP_SYNC is
+ * fsdax; any other regular file is a plain file.  Size, alignment and store
+ * granularity come from libpmem2 (and libdaxctl for the device), never from
+ * a guess.  A size that breaks the device's alignment is refused with
+ * -EINVAL rather than mapped into a later SIGBUS.
+ *
+ * On success *region is the new region; on failure it is left NULL.
+ */
+int pml_region_open(struct pml_region **region, const char *path,
+		const struct pml_region_opts *opts);
+
+/*
+ * pml_region_close -- unmap and free a region.
+ *
+ * Returns -EBUSY and leaves the region untouched while any lease on it is
+ * live (revoked leases count until they are put).  On success *region is
+ * set to NULL.
+ */
+int pml_region_close(struct pml_region **region);
+
+struct pml_region_info {
+	enum pml_region_kind kind;
+	enum pml_granularity granularity;
+	uint64_t size;		/* current size in bytes */
+	uint64_t max_size;	/* reserved virtual address space in bytes */
+	uint64_t alignment;	/* offsets and sizes of layout changes */
+	void *base;		/* first byte; never moves while open */
+	dev_t dev;		/* st_dev of the file, st_rdev of a device */
+	ino_t ino;		/* st_ino */
+	char device[32];	/* "dax0.0", "pmem1", or "" when not pmem */
+	char path[4096];	/* the path the region was opened with */
+	uint64_t reserved[16];	/* room for later fields; zero */
+};
+
+/* pml_region_info -- fill *info with what the region is and how it maps */
+int pml_region_info(struct pml_region_info *info,
+		const struct pml_region *region);
+
+/* pml_region_base -- the mapping's first byte (NULL on a bad region) */
+void *pml_region_base(const struct pml_region *region);
+
+/* pml_region_size -- the region's current size (0 on a bad region) */
+uint64_t pml_region_size(const struct pml_region *region);
+
+/* pml_region_kind_name -- "devdax", "fsdax", "plain" (or "unknown") */
+const char *pml_region_kind_name(enum pml_region_kind kind);
+
+/* ---------------------------------------------------------------- leases */
+
+enum pml_break_reason {
+	PML_BREAK_LAYOUT = 1,	/* a punch or truncate waits for this lease */
+	PML_BREAK_REVOKED = 2,	/* the lease was revoked: its blocks are
+				 * quarantined until it is put */
+	PML_BREAK_REMOVE = 3,	/* the device is going away */
+	PML_BREAK_POISON = 4,	/* the range holds poisoned memory */
+};
+
+struct pml_lease_ops {
+	/*
+	 * on_break -- the holder is asked to let go of the lease.
+	 *
+	 * Called for PIN leases when a barrier needs their range
+	 * (PML_BREAK_LAYOUT), and for any lease the barrier revoked
+	 * (PML_BREAK_REVOKED).  It runs in the thread that raised the
+	 * barrier, with no library lock held: it may put the lease itself,
+	 * or arrange for the I/O to be cancelled and put on completion.  It
+	 * must not wait for the barrier that called it.  May be NULL.
+	 */
+	void (*on_break)(struct pml_lease *lease, enum pml_break_reason reason,
+			void *arg);
+};
+
+/* pml_lease_acquire flags */
+#define PML_LEASE_PIN		0U		/* long-term DMA pin (default) */
+#define PML_LEASE_REF		(1U << 0)	/* short CPU reference */
+#define PML_LEASE_NOWAIT	(1U << 1)	/* -EAGAIN instead of waiting */
+
+/*
+ * pml_lease_acquire -- pin [offset, offset + length) of a region.
+ *
+ * The range must lie inside the region's current size; it needs no
+ * alignment.  If a barrier or a quarantine covers part of the range, the
+ * call waits until it lifts, or returns -EAGAIN with PML_LEASE_NOWAIT.
+ * ops and arg are handed to on_break; ops may be NULL (a REF never gets
+ * on_break(PML_BREAK_LAYOUT) anyway).
+ *
+ * With no barrier raised on the region this makes no system call and no
+ * allocation, and leases on disjoint ranges taken by different threads write
+ * no shared cache line.
+ *
+ * On success *lease holds one reference; drop it with pml_lease_put().
+ */
+int pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
+		uint64_t offset, uint64_t length, unsigned flags,
+		const struct pml_lease_ops *ops, void *arg);
+
+/* pml_lease_addr -- the address of the lease's first byte (NULL if bad) */
+void *pml_lease_addr(const struct pml_lease *lease);
+
+/* pml_lease_offset / pml_lease_length -- the leased range */
+uint64_t pml_lease_offset(const struct pml_lease *lease);
+uint64_t pml_lease_length(const struct pml_lease *lease);
+
+/* pml_lease_revoked -- 1 if the lease was revoked, 0 if live, <0 if bad */
+int pml_lease_revoked(const struct pml_lease *lease);
+
+/*
+ * pml_lease_get -- one more holder (an I/O sharing the lease).
+ *
+ * Returns -ESTALE on a revoked lease: a revoked range takes no new users.
+ */
+int pml_lease_get(struct pml_lease *lease);
+
+/*
+ * pml_lease_put -- drop one reference; the last put releases the lease.
+ *
+ * A put beyond the last reference returns -EINVAL (until the lease's memory
+ * is reused by a later acquire, which the library delays as long as it can).
+ * The last put of a revoked lease may lift a quarantine, which deallocates
+ * the quarantined blocks (a system call) before pml_lease_put() returns,
+ * or when the layout change in progress on the region ends.
+ */
+int pml_lease_put(struct pml_lease *lease);
+
+/* -------------------------------------------------------------- barrier */
+
+enum pml_on_timeout {
+	PML_ON_TIMEOUT_FAIL = 0,	/* -ETIMEDOUT; nothing changed (default) */
+	PML_ON_TIMEOUT_REVOKE = 1,	/* revoke, quarantine, proceed */
+};
+
+struct pml_barrier_opts {
+	uint32_t timeout_ms;		/* 0 = wait as long as it takes */
+	enum pml_on_timeout on_timeout;
+};
+
+/*
+ * pml_region_punch -- deallocate [offset, offset + length) of the region.
+ *
+ * The barrier (seed 002's recipe, in user space):
+ *   1. raise a barrier on the range: new acquires overlapping it wait,
+ *      acquires elsewhere proceed;
+ *   2. call on_break(PML_BREAK_LAYOUT) of every PIN overlapping it, all at
+ *      once, and wait for those and any REF leases to be put;
+ *   3. flush the range out of the CPU caches, so no dirty line can be
+ *      written back into a block after the filesystem reuses it;
+ *   4. invalidate the range's mapping;
+ *   5. fallocate(PUNCH_HOLE | KEEP_SIZE);
+ *   6. map the range again at the same addresses (it reads zeroes);
+ *   7. drop the barrier and wake the waiters.
+ * The punch proceeds as soon as the last overlapping lease is put.
+ *
+ * offset and length must be multiples of the region's alignment.
+ *
+ * On timeout: PML_ON_TIMEOUT_FAIL returns -ETIMEDOUT with file, data,
+ * leases and mapping exactly as before.  PML_ON_TIMEOUT_REVOKE revokes the
+ * leases still held (on_break(PML_BREAK_REVOKED); pml_lease_get() then
+ * returns -ESTALE), punches what no revoked lease covers, quarantines the
+ * blocks under revoked leases and returns 0; see the invariant above.
+ *
+ * devdax cannot deallocate: the range is zeroed and persisted instead.
+ */
+int pml_region_punch(struct pml_region *region, uint64_t offset,
+		uint64_t length, const struct pml_barrier_opts *opts);
+
+/*
+ * pml_region_truncate -- grow or shrink the region (and its file) to size.
+ *
+ * Growth maps the new part in place: the base does not move; the new part
+ * reads zeroes.  Shrinking goes through the barrier over [size, old size)
+ * exactly like a punch, and from then on leases past size are refused; the
+ * blocks of revoked leases in the cut part stay quarantined (the file keeps
+ * them, past the region's size) until their last put.
+ *
+ * size must be a multiple of the alignment and at most max_size (-EFBIG).
+ * devdax has a fixed size: -EOPNOTSUPP.
+ */
+int pml_region_truncate(struct pml_region *region, uint64_t size,
+		const struct pml_barrier_opts *opts);
+
+/*
+ * pml_region_quarantined -- bytes of the region held in quarantine now.
+ *
+ * *bytes is the total length of ranges whose deallocation waits for the
+ * last put of a revoked lease.
+ */
+int pml_region_quarantined(uint64_t *bytes, const struct pml_region *region);
+
+/* ---------------------------------------------------------- persistence */
+
+/*
+ * These are the libpmem2 functions of the region's mapping, chosen once at
+ * open for its store granularity: flushing cache lines (with the best
+ * instruction the CPU has) on DAX, msync on a plain file, nothing with eADR.
+ * The pml_region_* wrappers check that the range lies inside the region;
+ * the *_fn getters hand out the libpmem2 function itself for hot loops.
+ */
+#define PML_F_MEM_NODRAIN	(1U << 0)
+#define PML_F_MEM_NONTEMPORAL	(1U << 1)
+#define PML_F_MEM_TEMPORAL	(1U << 2)
+#define PML_F_MEM_WC		(1U << 3)
+#define PML_F_MEM_WB		(1U << 4)
+#define PML_F_MEM_NOFLUSH	(1U << 5)
+
+typedef void (*pml_persist_fn)(const void *ptr, size_t size);
+typedef void (*pml_flush_fn)(const void *ptr, size_t size);
+typedef void (*pml_drain_fn)(void);
+typedef void *(*pml_memcpy_fn)(void *dest, const void *src, size_t len,
+		unsigned flags);
+typedef void *(*pml_memset_fn)(void *dest, int c, size_t len,
+		unsigned flags);
+
+/* flush and drain: [addr, addr + len) is durable when it returns */
+int pml_region_persist(struct pml_region *region, const void *addr,
+		size_t len);
+/* flush only; pml_region_drain() makes every earlier flush durable */
+int pml_region_flush(struct pml_region *region, const void *addr, size_t len);
+int pml_region_drain(struct pml_region *region);
+/* copy or fill, then persist unless flags say otherwise (PML_F_MEM_*) */
+int pml_region_memcpy(struct pml_region *region, void *dest, const void *src,
+		size_t len, unsigned flags);
+int pml_region_memset(struct pml_region *region, void *dest, int c,
+		size_t len, unsigned flags);
+
+/* the functions themselves; NULL on a bad region */
+pml_persist_fn pml_region_persist_fn(const struct pml_region *region);
+pml_flush_fn pml_region_flush_fn(const struct pml_region *region);
+pml_drain_fn pml_region_drain_fn(const struct pml_region *region);
+pml_memcpy_fn pml_region_memcpy_fn(const struct pml_region *region);
+pml_memset_fn pml_region_memset_fn(const struct pml_region *region);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PMEMLEASE_H */

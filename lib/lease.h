@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * lease.h -- leases and the per-thread lease contexts that own them.
+ *
+ * A lease is one cache line.  It is allocated from, indexed in, and guarded
+ * by the lease context of the thread that acquired it, so leases taken by
+ * different threads never share a written cache line, whatever their
+ * ranges.  The context's index lets a barrier find the leases overlapping
+ * its range without visiting the others: short leases (at most one chunk
+ * long) hang in a hash of the chunk their range starts in, so only the
+ * chunks the barrier's range touches, and the one before, are visited;
+ * the rare long leases sit on a list of their own.
+ */
+#ifndef PML_LEASE_H
+#define PML_LEASE_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "region.h"
+#include "spinlock.h"
+
+#define LEASE_CHUNK_SHIFT 21	/* 2 MiB: the usual largest DMA buffer */
+#define LEASE_CHUNK (UINT64_C(1) << LEASE_CHUNK_SHIFT)
+
+enum lease_state {
+	LEASE_FREE = 0,
+	LEASE_LIVE = 1,
+	LEASE_REVOKED = 2,
+};
+
+/* pml_lease.flags besides PML_LEASE_REF */
+#define LEASE_AWAITED	(1U << 4)	/* a barrier counts it as pending */
+#define LEASE_LONG	(1U << 5)	/* on the long list, not the hash */
+
+typedef void (*on_break_fn)(struct pml_lease *, enum pml_break_reason,
+		void *);
+
+struct pml_lease {
+	uint64_t offset;
+	uint64_t end;
+	struct lease_ctx *ctx;
+	on_break_fn on_break;
+	void *arg;
+	struct pml_lease *next;		/* index chain, or the free list */
+	struct pml_lease *prev;
+	uint32_t refs;			/* holders */
+	uint16_t holds;			/* library references: a barrier
+					 * calling on_break, a quarantine
+					 * waiting for the put; the memory
+					 * is reused only when both are 0 */
+	uint8_t state;			/* enum lease_state; atomic reads */
+	uint8_t flags;
+} __attribute__((aligned(CACHELINE)));
+
+_Static_assert(sizeof(struct pml_lease) == CACHELINE,
+		"a lease is one cache line");
+
+struct lease_slab;
+
+struct lease_ctx {
+	_Alignas(CACHELINE) struct spinlock lock;
+	uint64_t owner;			/* thread serial; 0 = orphaned */
+	struct pml_region *region;
+	struct pml_lease **buckets;
+	uint64_t mask;			/* nbuckets - 1 */
+	uint64_t nindexed;
+	struct pml_lease *long_head;
+	struct pml_lease *free_head;
+	struct pml_lease *free_tail;
+	struct lease_slab *slabs;
+	struct lease_ctx *next;		/* region->ctxs, under region->mutex */
+};
+
+typedef void (*lease_visit_fn)(struct pml_lease *l, void *arg);
+
+/*
+ * ctx_for_each_overlap -- call fn for every lease of ctx (any state but
+ * FREE) that overlaps [start, end).  Caller holds ctx->lock.
+ */
+void ctx_for_each_overlap(struct lease_ctx *ctx, uint64_t start,
+		uint64_t end, lease_visit_fn fn, void *arg);
+
+/* ctx_release_hold -- drop a library hold; caller holds ctx->lock */
+void ctx_release_hold(struct lease_ctx *ctx, struct pml_lease *l);
+
+static inline uint8_t
+lease_state(const struct pml_lease *l)
+{
+	return __atomic_load_n(&l->state, __ATOMIC_RELAXED);
+}
+
+static inline void
+lease_set_state(struct pml_lease *l, uint8_t state)
+{
+	__atomic_store_n(&l->state, state, __ATOMIC_RELAXED);
+}
+
+#endif

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mapping.c -- the region's mapping: a libpmem2 virtual-address reservation
+ * of max_size bytes, filled from its start by pmem2 mappings ("pieces"),
+ * one more for each growth past what is mapped.
+ *
+ * Nothing is ever mapped elsewhere, so the base never moves and a leased
+ * pointer stays valid across growth.  Shrinking does not unmap: the cut part
+ * is made inaccessible with mprotect (a stray access faults at once instead
+ * of touching a block the filesystem may have given away), and a later
+ * growth makes it accessible again.  Punching a hole works the same way on
+ * the punched range, for the time of the fallocate -- seed 002's "invalidate
+ * the mapping, change the layout, map again" without moving a single byte
+ * of the rest of the mapping, which disjoint leases keep using meanwhile.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "region.h"
+
+static int
+piece_map(struct pml_region *r, uint64_t start, uint64_t end)
+{
+	if (r->npieces == r->pieces_cap) {
+		unsigned cap = r->pieces_cap ? r->pieces_cap * 2 : 4;
+		struct piece *p = realloc(r->pieces, cap * sizeof(*p));
+
+		if (!p)
+			return err_set(ENOMEM, "cannot grow the piece table");
+		r->pieces = p;
+		r->pieces_cap = cap;
+	}
+
+	struct pmem2_config *cfg;
+	struct pmem2_map *map = NULL;
+	int ret = pmem2_config_new(&cfg);
+
+	if (ret)
+		return err_pmem2(ret, "pmem2_config_new");
+	/*
+	 * Ask for page granularity: it is what every kind of file offers, and
+	 * libpmem2 still picks MAP_SYNC -- cache-line granularity -- where the
+	 * file is DAX.  What we got is read back below, never assumed.
+	 */
+	if ((ret = pmem2_config_set_required_store_granularity(cfg,
+			PMEM2_GRANULARITY_PAGE)) ||
+	    (ret = pmem2_config_set_offset(cfg, start)) ||
+	    (ret = pmem2_config_set_length(cfg, end - start)) ||
+	    (ret = pmem2_config_set_sharing(cfg, PMEM2_SHARED)) ||
+	    (ret = pmem2_config_set_vm_reservation(cfg, r->rsv, start))) {
+		pmem2_config_delete(&cfg);
+		return err_pmem2(ret, "pmem2 configuration");
+	}
+	ret = pmem2_map_new(&map, cfg, r->src);
+	pmem2_config_delete(&cfg);
+	if (ret)
+		return err_pmem2(ret, "pmem2_map_new");
+
+	enum pml_granularity g;
+
+	switch (pmem2_map_get_store_granularity(map)) {
+	case PMEM2_GRANULARITY_BYTE:
+		g = PML_GRANULARITY_BYTE;
+		break;
+	case PMEM2_GRANULARITY_CACHE_LINE:
+		g = PML_GRANULARITY_CACHE_LINE;
+		break;
+	default:
+		g = PML_GRANULARITY_PAGE;
+	}
+	if (r->npieces == 0) {
+		/* the first mapping decides; MAP_SYNC working means fsdax */
+		r->granularity = g;
+		if (r->kind == PML_REGION_PLAIN && g != PML_GRANULARITY_PAGE)
+			r->kind = PML_REGION_FSDAX;
+		r->persist = pmem2_get_persist_fn(map);
+		r->flush = pmem2_get_flush_fn(map);
+		r->drain = pmem2_get_drain_fn(map);
+		r->memcpy_fn = pmem2_get_memcpy_fn(map);
+		r->memset_fn = pmem2_get_memset_fn(map);
+	} else if (g != r->granularity) {
+		pmem2_map_delete(&map);
+		return err_set(EIO, "%s: new mapping has another store "
+				"granularity than the first", r->path);
+	}
+
+	r->pieces[r->npieces++] = (struct piece){ map, start, end };
+	r->mapped_end = end;
+	return 0;
+}
+
+int
+mapping_init(struct pml_region *r, uint64_t size)
+{
+	int ret = pmem2_vm_reservation_new(&r->rsv, NULL, r->max_size);
+
+	if (ret)
+		return err_pmem2(ret, "cannot reserve the region's address "
+				"space");
+	r->base = pmem2_vm_reservation_get_address(r->rsv);
+	if ((uintptr_t)r->base % r->alignment)
+		return err_set(EINVAL, "reservation at %p breaks the %" PRIu64
+				"-byte alignment", (void *)r->base,
+				r->alignment);
+	return size ? piece_map(r, 0, size) : 0;
+}
+
+void
+mapping_fini(struct pml_region *r)
+{
+	while (r->npieces)
+		pmem2_map_delete(&r->pieces[--r->npieces].map);
+	free(r->pieces);
+	r->pieces = NULL;
+	if (r->rsv)
+		pmem2_vm_reservation_delete(&r->rsv);
+}
+
+int
+mapping_protect(struct pml_region *r, uint64_t start, uint64_t end,
+		bool accessible)
+{
+	if (end > r->mapped_end)
+		end = r->mapped_end;
+	if (start >= end)
+		return 0;
+	if (mprotect(r->base + start, end - start,
+			accessible ? PROT_READ | PROT_WRITE : PROT_NONE))
+		return err_set(errno, "mprotect [%" PRIu64 ", %" PRIu64 "): %m",
+				start, end);
+	return 0;
+}
+
+int
+mapping_set_file_size(struct pml_region *r, uint64_t size)
+{
+	if (ftruncate(r->fd, (off_t)size))
+		return err_set(errno, "ftruncate %s to %" PRIu64 ": %m",
+				r->path, size);
+	r->file_size = size;
+	return 0;
+}
+
+/*
+ * mapping_grow -- extend file and mapping to new_size.  The part already
+ * mapped from an earlier, larger size only needs its protection back.
+ */
+int
+mapping_grow(struct pml_region *r, uint64_t new_size)
+{
+	uint64_t old_size = atomic_load(&r->size);
+	uint64_t old_file = r->file_size;
+	int ret;
+
+	if (new_size > r->file_size) {
+		ret = mapping_set_file_size(r, new_size);
+		if (ret)
+			return ret;
+	}
+	if (new_size > r->mapped_end) {
+		ret = piece_map(r, r->mapped_end, new_size);
+		if (ret)
+			goto undo_file;
+	}
+	ret = mapping_protect(r, old_size, new_size, true);
+	if (ret)
+		goto undo_file;
+	return 0;
+
+undo_file:
+	if (r->file_size != old_file)
+		(void) mapping_set_file_size(r, old_file);
+	return ret;
+}
+
+/*
+ * mapping_invalidate -- make [start, end) inaccessible before its blocks
+ * change hands.  On DAX a dirty cache line written back after the
+ * filesystem reused the block would land in someone else's data, so the
+ * range is flushed out of the CPU caches first.  On the page cache the
+ * punch or truncate itself drops the pages with their dirty state, and
+ * writing them back first would only be wasted I/O.
+ */
+int
+mapping_invalidate(struct pml_region *r, uint64_t start, uint64_t end)
+{
+	if (end > r->mapped_end)
+		end = r->mapped_end;
+	if (start >= end)
+		return 0;
+	if (r->granularity != PML_GRANULARITY_PAGE) {
+		r->flush(r->base + start, end - start);
+		r->drain();
+	}
+	return mapping_protect(r, start, end, false);
+}
+
+/*
+ * mapping_dealloc -- hand [start, end) back to the filesystem: invalidate,
+ * punch, and -- with remap, for a range inside the region -- make it
+ * accessible again (it reads zeroes).  On devdax, which cannot deallocate,
+ * zero and persist it instead.
+ */
+int
+mapping_dealloc(struct pml_region *r, uint64_t start, uint64_t end,
+		bool remap)
+{
+	if (start >= end)
+		return 0;
+	if (r->kind == PML_REGION_DEVDAX) {
+		r->memset_fn(r->base + start, 0, end - start, 0);
+		return 0;
+	}
+
+	int ret = mapping_invalidate(r, start, end);
+
+	if (ret)
+		return ret;
+	if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			(off_t)start, (off_t)(end - start)))
+		ret = err_set(errno, "fallocate(PUNCH_HOLE) [%" PRIu64 ", %"
+				PRIu64 ") of %s: %m", start, end, r->path);
+	if (remap) {
+		int ret2 = mapping_protect(r, start, end, true);
+
+		if (!ret)
+			ret = ret2;
+	}
+	return ret;
+}

@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * region.c -- open, close and describe a region; serialise layout changes.
+ */
+#include <daxctl/libdaxctl.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "lease.h"
+#include "region.h"
+
+#define DEFAULT_FILE_RESERVATION (UINT64_C(16) << 30)
+
+/*
+ * The registry of open regions lets every slow-path call tell a live region
+ * from a closed one without touching freed memory: pointers are compared,
+ * never dereferenced, until found.
+ */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pml_region *registry;
+static uint64_t next_region_id = 1;
+static atomic_uint_fast64_t close_epoch = 1;
+
+uint64_t
+region_close_epoch(void)
+{
+	return atomic_load_explicit(&close_epoch, memory_order_acquire);
+}
+
+int
+region_validate(const struct pml_region *region)
+{
+	if (!region)
+		return err_set(EINVAL, "region is NULL");
+
+	pthread_mutex_lock(&registry_lock);
+	struct pml_region *r = registry;
+
+	while (r && r != region)
+		r = r->next_open;
+	pthread_mutex_unlock(&registry_lock);
+	if (!r)
+		return err_set(EBADF, "region %p is not open (closed already?)",
+				(const void *)region);
+	return 0;
+}
+
+/*
+ * region_validate_fast -- region_validate for the data path: a thread
+ * remembers the last region it validated, trusted until any close.
+ */
+int
+region_validate_fast(const struct pml_region *region)
+{
+	static __thread const struct pml_region *last;
+	static __thread uint64_t last_epoch;
+	uint64_t epoch = region_close_epoch();
+
+	if (region && region == last && epoch == last_epoch)
+		return 0;
+
+	int ret = region_validate(region);
+
+	if (!ret) {
+		last = region;
+		last_epoch = epoch;
+	}
+	return ret;
+}
+
+void
+region_lock(struct pml_region *r)
+{
+	pthread_mutex_lock(&r->mutex);
+}
+
+void
+region_unlock(struct pml_region *r)
+{
+	pthread_mutex_unlock(&r->mutex);
+}
+
+/*
+ * region_layout_begin -- become the one layout changer of the region.
+ * Returns with region->mutex held.
+ */
+int
+region_layout_begin(struct pml_region *r)
+{
+	region_lock(r);
+	while (r->layout_busy)
+		pthread_cond_wait(&r->cond, &r->mutex);
+	r->layout_busy = true;
+	return 0;
+}
+
+/*
+ * region_layout_end -- stop being the layout changer, after lifting any
+ * quarantine whose last revoked lease was put while we worked.  Called
+ * without region->mutex.
+ */
+void
+region_layout_end(struct pml_region *r)
+{
+	region_lock(r);
+	while (r->lift_pending) {
+		r->lift_pending = false;
+		quarantine_lift_released(r);	/* may drop and retake mutex */
+	}
+	r->layout_busy = false;
+	pthread_cond_broadcast(&r->cond);
+	region_unlock(r);
+}
+
+/* ----------------------------------------------------------- open */
+
+/* the dax device's name for a devdax character device, through libdaxctl */
+static void
+devdax_name(struct pml_region *r)
+{
+	struct daxctl_ctx *ctx;
+	struct daxctl_region *region;
+	struct daxctl_dev *dev;
+
+	if (daxctl_new(&ctx))
+		return;
+	daxctl_region_foreach(ctx, region) {
+		daxctl_dev_foreach(region, dev) {
+			if (daxctl_dev_get_major(dev) == (int)major(r->dev) &&
+			    daxctl_dev_get_minor(dev) == (int)minor(r->dev))
+				snprintf(r->device, sizeof(r->device), "%s",
+						daxctl_dev_get_devname(dev));
+		}
+	}
+	daxctl_unref(ctx);
+}
+
+/* the block device a DAX filesystem sits on, "pmem0", from sysfs */
+static void
+fsdax_name(struct pml_region *r)
+{
+	char link[64], target[512];
+
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(r->dev),
+			minor(r->dev));
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+
+	const char *name = strrchr(target, '/');
+
+	snprintf(r->device, sizeof(r->device), "%.*s",
+			(int)sizeof(r->device) - 1, name ? name + 1 : target);
+}
+
+static int
+region_detect(struct pml_region *r, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(r->fd, &st))
+		return err_set(errno, "fstat %s: %m", r->path);
+	r->ino = st.st_ino;
+
+	if (S_ISCHR(st.st_mode)) {
+		r->kind = PML_REGION_DEVDAX;
+		r->dev = st.st_rdev;
+	} else if (S_ISREG(st.st_mode)) {
+		struct statx stx;
+
+		r->dev = st.st_dev;
+		r->kind = PML_REGION_PLAIN;
+		if (statx(r->fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) == 0
+				&& (stx.stx_attributes_mask & STATX_ATTR_DAX)
+				&& (stx.stx_attributes & STATX_ATTR_DAX))
+			r->kind = PML_REGION_FSDAX;
+	} else {
+		return err_set(EINVAL, "%s is neither a regular file nor a "
+				"device-dax character device", r->path);
+	}
+
+	int ret = pmem2_source_from_fd(&r->src, r->fd);
+
+	if (ret)
+		return err_pmem2(ret, r->path);
+
+	size_t s, align;
+
+	ret = pmem2_source_size(r->src, &s);
+	if (ret)
+		return err_pmem2(ret, "pmem2_source_size");
+	ret = pmem2_source_alignment(r->src, &align);
+	if (ret)
+		return err_pmem2(ret, "pmem2_source_alignment");
+	*size = s;
+	r->alignment = align;
+
+	if (s % align)
+		return err_set(EINVAL, "%s: size %" PRIu64 " is not a multiple of "
+				"the required alignment %" PRIu64 " (mapping it "
+				"would end in SIGBUS)", r->path, (uint64_t)s,
+				(uint64_t)align);
+
+	if (r->kind == PML_REGION_DEVDAX) {
+		devdax_name(r);
+		r->granularity = PML_GRANULARITY_CACHE_LINE;
+	} else {
+		fsdax_name(r);
+		r->granularity = r->kind == PML_REGION_FSDAX ?
+			PML_GRANULARITY_CACHE_LINE : PML_GRANULARITY_PAGE;
+	}
+	return 0;
+}
+
+static void
+region_free(struct pml_region *r)
+{
+	mapping_fini(r);
+	lease_ctxs_free(r);
+	view_fini(r);
+	free(r->quar);
+	if (r->src)
+		pmem2_source_delete(&r->src);
+	if (r->fd >= 0)
+		close(r->fd);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->mutex);
+	free(r->path);
+	free(r);
+}
+
+int
+pml_region_open(struct pml_region **region, const char *path,
+		const struct pml_region_opts *opts)
+{
+	static const struct pml_region_opts defaults;
+
+	if (!region)
+		return err_set(EINVAL, "region out-pointer is NULL");
+	*region = NULL;
+	if (!path)
+		return err_set(EINVAL, "path is NULL");
+	if (!opts)
+		opts = &defaults;
+	if (opts->flags & ~PML_REGION_CREATE)
+		return err_set(EINVAL, "unknown region flags 0x%x", opts->flags);
+
+	struct pml_region *r = aligned_alloc(CACHELINE, sizeof(*r));
+
+	if (!r)
+		return err_set(ENOMEM, "cannot allocate a region");
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&r->mutex, NULL);
+
+	int ret;
+	uint64_t size = 0;
+
+	r->path = strdup(path);
+	if (!r->path) {
+		ret = err_set(ENOMEM, "cannot copy the path");
+		goto err;
+	}
+
+	int oflags = O_RDWR | O_CLOEXEC;
+
+	if (opts->flags & PML_REGION_CREATE)
+		oflags |= O_CREAT;
+	r->fd = open(path, oflags, 0600);
+	if (r->fd < 0) {
+		ret = err_set(errno, "open %s: %m", path);
+		goto err;
+	}
+
+	ret = region_detect(r, &size);
+	if (ret)
+		goto err;
+
+	/* devdax cannot grow: reserve exactly the device */
+	uint64_t max = r->kind == PML_REGION_DEVDAX ? size : opts->max_size;
+
+	if (max == 0)
+		max = size > DEFAULT_FILE_RESERVATION ?
+			size : DEFAULT_FILE_RESERVATION;
+	if (max > UINT64_MAX - r->alignment) {
+		ret = err_set(EINVAL, "max_size %" PRIu64 " is too large", max);
+		goto err;
+	}
+	max = (max + r->alignment - 1) / r->alignment * r->alignment;
+	if (max < size) {
+		ret = err_set(EINVAL, "max_size %" PRIu64 " is smaller than the "
+				"file's size %" PRIu64, max, size);
+		goto err;
+	}
+	r->max_size = max;
+	atomic_store(&r->size, size);
+	r->file_size = size;
+
+	ret = mapping_init(r, size);
+	if (ret)
+		goto err;
+	ret = view_init(r);
+	if (ret)
+		goto err;
+
+	pthread_mutex_lock(&registry_lock);
+	r->id = next_region_id++;
+	r->next_open = registry;
+	registry = r;
+	pthread_mutex_unlock(&registry_lock);
+
+	*region = r;
+	return 0;
+err:
+	region_free(r);
+	return ret;
+}
+
+static bool
+region_has_leases(struct pml_region *r)
+{
+	bool busy = false;
+
+	for (struct lease_ctx *c = r->ctxs; c && !busy; c = c->next) {
+		spin_lock(&c->lock);
+		busy = c->nindexed != 0 || c->long_head != NULL;
+		spin_unlock(&c->lock);
+	}
+	return busy;
+}
+
+int
+pml_region_close(struct pml_region **region)
+{
+	if (!region)
+		return err_set(EINVAL, "region pointer is NULL");
+
+	struct pml_region *r = *region;
+	int ret = region_validate(r);
+
+	if (ret)
+		return ret;
+
+	ret = region_layout_begin(r);
+	/*
+	 * Block acquires first, then look: an acquire racing with the check
+	 * either linked its lease before our scan or sees REGION_CLOSING.
+	 */
+	r->state = REGION_CLOSING;
+	view_publish(r);
+	if (region_has_leases(r)) {
+		r->state = REGION_OPEN;
+		view_publish(r);
+		region_unlock(r);
+		region_layout_end(r);
+		return err_set(EBUSY, "%s still has live leases (revoked ones "
+				"count until put)", r->path);
+	}
+	region_unlock(r);
+
+	pthread_mutex_lock(&registry_lock);
+	struct pml_region **pp = &registry;
+
+	while (*pp != r)
+		pp = &(*pp)->next_open;
+	*pp = r->next_open;
+	atomic_fetch_add_explicit(&close_epoch, 1, memory_order_release);
+	pthread_mutex_unlock(&registry_lock);
+
+	region_free(r);
+	*region = NULL;
+	return 0;
+}
+
+/* ----------------------------------------------------------- info */
+
+int
+pml_region_info(struct pml_region_info *info, const struct pml_region *region)
+{
+	if (!info)
+		return err_set(EINVAL, "info is NULL");
+
+	int ret = region_validate(region);
+
+	if (ret)
+		return ret;
+
+	memset(info, 0, sizeof(*info));
+	info->kind = region->kind;
+	info->granularity = region->granularity;
+	info->size = atomic_load(&region->size);
+	info->max_size = region->max_size;
+	info->alignment = region->alignment;
+	info->base = region->base;
+	info->dev = region->dev;
+	info->ino = region->ino;
+	memcpy(info->device, region->device, sizeof(info->device));
+	snprintf(info->path, sizeof(info->path), "%.*s",
+			(int)sizeof(info->path) - 1, region->path);
+	return 0;
+}
+
+void *
+pml_region_base(const struct pml_region *region)
+{
+	return region_validate(region) ? NULL : region->base;
+}
+
+uint64_t
+pml_region_size(const struct pml_region *region)
+{
+	return region_validate(region) ? 0 : atomic_load(&region->size);
+}
+
+const char *
+pml_region_kind_name(enum pml_region_kind kind)
+{
+	switch (kind) {
+	case PML_REGION_PLAIN:
+		return "plain";
+	case PML_REGION_FSDAX:
+		return "fsdax";
+	case PML_REGION_DEVDAX:
+		return "devdax";
+	}
+	return "unknown";
+}

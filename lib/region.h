@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * region.h -- the region object and the internal interfaces between the
+ * files that implement it.
+ *
+ * The concurrency story, in one place (each rule is enforced where noted):
+ *
+ *  - region->mutex guards the slow-path state: the list of lease contexts,
+ *    the quarantine list, layout_busy, and the building of views.  Lock
+ *    order: region->mutex, then a context's spinlock; never the reverse,
+ *    and no callback ever runs with either held (barrier.c).
+ *
+ *  - A lease context (lease.h) belongs to one thread; its spinlock guards
+ *    the leases it allocated: their refcounts, states and index links.  A
+ *    put from another thread takes the owner's spinlock.
+ *
+ *  - region->view is an immutable snapshot of what acquires must respect:
+ *    the size, the ranges blocked by a barrier or a quarantine, the state.
+ *    An acquire reads it *while holding its context's spinlock*, and links
+ *    its lease under that same lock.  A barrier publishes a new view, then
+ *    takes every context's spinlock in turn (view.c: view_publish's grace
+ *    pass, then the scan in barrier.c).  So for each context either the
+ *    acquire came first and the scan sees its lease, or the scan came first
+ *    and the acquire sees the barrier: no lease can slip past a barrier.
+ *    The same grace pass proves no reader still holds the previous view.
+ *
+ *  - Layout changes (punch, truncate, lifting a quarantine) are serialised
+ *    by region->layout_busy, a flag under region->mutex rather than a lock,
+ *    so that a put which must lift a quarantine while another layout change
+ *    runs can hand the work to it instead of waiting (quarantine.c).
+ */
+#ifndef PML_REGION_H
+#define PML_REGION_H 1
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <libpmem2.h>
+
+#include "pmemlease.h"
+
+#define CACHELINE 64
+
+struct lease_ctx;
+
+struct range {
+	uint64_t start;
+	uint64_t end;		/* exclusive */
+};
+
+static inline bool
+range_overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
+{
+	return a0 < b1 && b0 < a1;
+}
+
+enum region_state {
+	REGION_OPEN = 0,
+	REGION_CLOSING,		/* close is checking for live leases */
+};
+
+/* what an acquire must respect; immutable once published (view.c) */
+struct region_view {
+	uint64_t gen;		/* bumped by every publish */
+	uint64_t size;
+	enum region_state state;
+	uint32_t nblocked;
+	uint32_t cap;
+	struct range blocked[];	/* barrier range and quarantines */
+};
+
+/* one pmem2 mapping inside the reservation; growth adds one (mapping.c) */
+struct piece {
+	struct pmem2_map *map;
+	uint64_t start;
+	uint64_t end;
+};
+
+/* blocks kept from the filesystem until a revoked lease is put */
+struct quarantine {
+	struct range r;			/* aligned, inside the barrier's range */
+	const struct pml_lease *lease;	/* the revoked lease it waits for */
+	bool released;			/* put; deallocation pending */
+};
+
+struct pml_region {
+	/* read on every acquire: its own line, written only by publishes */
+	_Alignas(CACHELINE) struct region_view *_Atomic view;
+
+	/* written by puts while a barrier waits: a line of its own */
+	_Alignas(CACHELINE) atomic_long barrier_pending;
+
+	_Alignas(CACHELINE) pthread_mutex_t mutex;
+	pthread_cond_t cond;	/* CLOCK_MONOTONIC; view changes, drains */
+
+	uint64_t id;		/* unique per open, never reused */
+	char *path;
+	int fd;
+	enum pml_region_kind kind;
+	enum pml_granularity granularity;
+	uint64_t alignment;
+	dev_t dev;
+	ino_t ino;
+	char device[32];
+
+	/* mapping (mapping.c); changed only by the layout owner */
+	struct pmem2_source *src;
+	struct pmem2_vm_reservation *rsv;
+	char *base;
+	uint64_t max_size;
+	struct piece *pieces;
+	unsigned npieces;
+	unsigned pieces_cap;
+	uint64_t mapped_end;	/* end of the last piece */
+	uint64_t file_size;	/* >= size while a quarantine holds a tail */
+	_Atomic uint64_t size;	/* the region's size, as in the view */
+
+	pml_persist_fn persist;
+	pml_flush_fn flush;
+	pml_drain_fn drain;
+	pml_memcpy_fn memcpy_fn;
+	pml_memset_fn memset_fn;
+
+	/* under mutex */
+	struct lease_ctx *ctxs;
+	enum region_state state;
+	bool layout_busy;
+	bool lift_pending;	/* a quarantine was released meanwhile */
+	bool barrier_up;
+	struct range barrier;
+	struct quarantine *quar;
+	unsigned nquar;
+	unsigned quar_cap;
+	struct region_view *views[2];	/* double buffer, see view.c */
+	unsigned active_view;
+	uint64_t view_gen;
+
+	struct pml_region *next_open;	/* registry of open regions */
+};
+
+/* region.c */
+int region_validate(const struct pml_region *region);
+int region_validate_fast(const struct pml_region *region);
+void region_lock(struct pml_region *r);
+void region_unlock(struct pml_region *r);
+int region_layout_begin(struct pml_region *r);
+void region_layout_end(struct pml_region *r);
+uint64_t region_close_epoch(void);
+
+/* mapping.c */
+int mapping_init(struct pml_region *r, uint64_t size);
+void mapping_fini(struct pml_region *r);
+int mapping_grow(struct pml_region *r, uint64_t new_size);
+int mapping_protect(struct pml_region *r, uint64_t start, uint64_t end,
+		bool accessible);
+int mapping_invalidate(struct pml_region *r, uint64_t start, uint64_t end);
+int mapping_dealloc(struct pml_region *r, uint64_t start, uint64_t end,
+		bool remap);
+int mapping_set_file_size(struct pml_region *r, uint64_t size);
+
+/* view.c */
+int view_init(struct pml_region *r);
+void view_fini(struct pml_region *r);
+int view_reserve(struct pml_region *r, uint32_t nblocked);
+void view_publish(struct pml_region *r);
+bool view_blocks(const struct region_view *v, uint64_t start, uint64_t end);
+void view_wait_change(struct pml_region *r, uint64_t gen);
+
+/* quarantine.c */
+int quarantine_reserve(struct pml_region *r, unsigned more);
+void quarantine_add(struct pml_region *r, uint64_t start, uint64_t end,
+		const struct pml_lease *lease);
+void quarantine_release(struct pml_region *r, const struct pml_lease *lease);
+void quarantine_lift_released(struct pml_region *r);
+int quarantine_dealloc_free_parts(struct pml_region *r, uint64_t start,
+		uint64_t end);
+bool quarantine_covers(const struct pml_region *r, uint64_t start,
+		uint64_t end);
+
+/* lease.c */
+void lease_ctxs_free(struct pml_region *r);
+void lease_slow_put(struct pml_region *r, struct pml_lease *l,
+		bool awaited, bool revoked);
+
+#endif
