@@ -110,6 +110,22 @@ lease_ctxs_free(struct pml_region *r)
 	}
 }
 
+/*
+ * Buckets are written on every acquire and put: give each thread's array
+ * whole cache lines, so no other thread's array shares one.
+ */
+static struct pml_lease **
+buckets_alloc(uint64_t n)
+{
+	size_t bytes = (n * sizeof(struct pml_lease *) + CACHELINE - 1) /
+		CACHELINE * CACHELINE;
+	struct pml_lease **b = aligned_alloc(CACHELINE, bytes);
+
+	if (b)
+		memset(b, 0, bytes);
+	return b;
+}
+
 /* find, adopt or create this thread's context; region->mutex held */
 static int
 ctx_find_locked(struct lease_ctx **out, struct pml_region *r)
@@ -130,12 +146,14 @@ ctx_find_locked(struct lease_ctx **out, struct pml_region *r)
 		return 0;
 	}
 
-	struct lease_ctx *c = aligned_alloc(CACHELINE, sizeof(*c));
+	size_t bytes = (sizeof(struct lease_ctx) + CACHELINE - 1) / CACHELINE *
+		CACHELINE;
+	struct lease_ctx *c = aligned_alloc(CACHELINE, bytes);
 
 	if (!c)
 		return err_set(ENOMEM, "cannot allocate a lease context");
 	memset(c, 0, sizeof(*c));
-	c->buckets = calloc(16, sizeof(*c->buckets));
+	c->buckets = buckets_alloc(16);
 	if (!c->buckets) {
 		free(c);
 		return err_set(ENOMEM, "cannot allocate a lease index");
@@ -237,7 +255,7 @@ static void
 index_grow(struct lease_ctx *ctx)
 {
 	uint64_t n = (ctx->mask + 1) * 2;
-	struct pml_lease **b = calloc(n, sizeof(*b));
+	struct pml_lease **b = buckets_alloc(n);
 
 	if (!b)
 		return;		/* longer chains, still correct */
