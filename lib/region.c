@@ -210,14 +210,9 @@ region_detect(struct pml_region *r, uint64_t *size)
 				"would end in SIGBUS)", r->path, (uint64_t)s,
 				(uint64_t)align);
 
-	if (r->kind == PML_REGION_DEVDAX) {
-		devdax_name(r);
-		r->granularity = PML_GRANULARITY_CACHE_LINE;
-	} else {
-		fsdax_name(r);
-		r->granularity = r->kind == PML_REGION_FSDAX ?
-			PML_GRANULARITY_CACHE_LINE : PML_GRANULARITY_PAGE;
-	}
+	/* until something is mapped; piece_map reads the real one back */
+	r->granularity = r->kind == PML_REGION_PLAIN ?
+		PML_GRANULARITY_PAGE : PML_GRANULARITY_CACHE_LINE;
 	return 0;
 }
 
@@ -315,6 +310,11 @@ pml_region_open(struct pml_region **region, const char *path,
 	ret = mapping_init(r, size);
 	if (ret)
 		goto err;
+	/* the first mapping may have found a DAX file statx did not report */
+	if (r->kind == PML_REGION_DEVDAX)
+		devdax_name(r);
+	else if (r->kind == PML_REGION_FSDAX)
+		fsdax_name(r);
 	ret = view_init(r);
 	if (ret)
 		goto err;
