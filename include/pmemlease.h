@@ -192,8 +192,8 @@ struct pml_lease_ops {
  * The range must lie inside the region's current size; it needs no
  * alignment.  If a barrier or a quarantine covers part of the range, the
  * call waits until it lifts, or returns -EAGAIN with PML_LEASE_NOWAIT.
- * ops and arg are handed to on_break; ops may be NULL (a REF never gets
- * on_break(PML_BREAK_LAYOUT) anyway).
+ * ops->on_break is read here (the struct need not outlive the call) and
+ * called with arg; ops may be NULL (a REF never gets PML_BREAK_LAYOUT).
  *
  * With no barrier raised on the region this makes no system call and no
  * allocation, and leases on disjoint ranges taken by different threads write
