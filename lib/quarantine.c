@@ -22,23 +22,27 @@
 #include "lease.h"
 #include "region.h"
 
+/*
+ * quarantine_reserve -- room for more entries, in the list and in the
+ * views that will publish them next to the barrier's own range.
+ */
 int
 quarantine_reserve(struct pml_region *r, unsigned more)
 {
-	if (r->nquar + more <= r->quar_cap)
-		return 0;
+	if (r->nquar + more > r->quar_cap) {
+		unsigned cap = r->quar_cap ? r->quar_cap : 4;
 
-	unsigned cap = r->quar_cap ? r->quar_cap : 4;
+		while (cap < r->nquar + more)
+			cap *= 2;
 
-	while (cap < r->nquar + more)
-		cap *= 2;
+		struct quarantine *q = realloc(r->quar, cap * sizeof(*q));
 
-	struct quarantine *q = realloc(r->quar, cap * sizeof(*q));
-
-	if (!q)
-		return err_set(ENOMEM, "cannot grow the quarantine list");
-	r->quar = q;
-	r->quar_cap = cap;
+		if (!q)
+			return err_set(ENOMEM, "cannot grow the quarantine "
+					"list");
+		r->quar = q;
+		r->quar_cap = cap;
+	}
 	return view_reserve(r, r->nquar + more + 1);
 }
 
