@@ -6,175 +6,37 @@
  * new users, drain the users in flight, write back, invalidate, change the
  * layout, and only then let users in again.  The kernel cannot do this for
  * long-term DMA pins on DAX, because the DMA target *is* the filesystem
- * block (seed 000); so every layout change of a region comes here.
+ * block (seed 000); so every layout change of a region comes here, and it
+ * waits for the leases of every process that has the file open.
  *
- * Cost: raising a barrier is one view publish (a pass over the thread
- * contexts); finding the leases to wait for visits, in each context, the
- * hash chains of the chunks the range touches -- not the other leases of
- * the region; waiting costs nothing until the last overlapping put wakes
- * us, the put that drops region->barrier_pending to zero.
+ * The owner's side, step by step (the holders' side is agent.c):
+ *   1. own the file's layout (shared.c), then the region's;
+ *   2. raise the barrier in the state file and wake every process's agent;
+ *      run this process's own pass here, so our own PINs are broken by the
+ *      thread that asked;
+ *   3. wait until every live process reports the range drained -- each
+ *      report is sent by the put that drains it, so the wait ends right
+ *      after the last put;
+ *   4. on timeout, give up (PML_ON_TIMEOUT_FAIL: retract, nothing changed)
+ *      or revoke (PML_ON_TIMEOUT_REVOKE: every holder revokes what it
+ *      still holds and quarantines its blocks);
+ *   5. flush, invalidate, deallocate what no quarantine keeps, map again;
+ *   6. drop the barrier (with the new size, for a truncate) and let every
+ *      process in again; lift what was released meanwhile.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "lease.h"
 #include "region.h"
+#include "shared.h"
 
-struct lease_list {
-	struct pml_lease **v;
-	size_t n;
-	size_t cap;
-	bool oom;
-};
-
-static void
-list_push(struct lease_list *ls, struct pml_lease *l)
-{
-	if (ls->n == ls->cap) {
-		size_t cap = ls->cap ? ls->cap * 2 : 16;
-		struct pml_lease **v = realloc(ls->v, cap * sizeof(*v));
-
-		if (!v) {
-			ls->oom = true;
-			return;
-		}
-		ls->v = v;
-		ls->cap = cap;
-	}
-	ls->v[ls->n++] = l;
-}
-
-struct scan {
-	struct pml_region *r;
-	struct range range;
-	struct lease_list *list;
-};
-
-/* the part of l's range inside the barrier, rounded out to whole blocks */
-static struct range
-lease_blocks(const struct scan *s, const struct pml_lease *l)
-{
-	uint64_t a = s->r->alignment;
-	uint64_t start = l->offset / a * a;
-	uint64_t end = l->end > UINT64_MAX - a + 1 ?
-		UINT64_MAX / a * a : (l->end + a - 1) / a * a;
-
-	if (start < s->range.start)
-		start = s->range.start;
-	if (end > s->range.end)
-		end = s->range.end;
-	return (struct range){ start, end };
-}
-
-/*
- * mark -- count a lease the barrier must wait for, and collect the PINs to
- * break.  A revoked lease is waited for too unless its blocks here are
- * quarantined already: a revoked lease still covers its blocks.
- * Under region->mutex and the lease's context lock.
- */
-static void
-mark(struct pml_lease *l, void *arg)
-{
-	struct scan *s = arg;
-
-	if (lease_state(l) == LEASE_REVOKED) {
-		struct range b = lease_blocks(s, l);
-
-		if (quarantine_covers(s->r, b.start, b.end))
-			return;
-	}
-	if (!(l->flags & LEASE_AWAITED)) {
-		l->flags |= LEASE_AWAITED;
-		atomic_fetch_add(&s->r->barrier_pending, 1);
-	}
-	if (lease_state(l) == LEASE_LIVE && !(l->flags & PML_LEASE_REF) &&
-			l->on_break) {
-		list_push(s->list, l);
-		if (!s->list->oom)
-			l->holds++;	/* its memory stays ours for the call */
-	}
-}
-
-/* unmark -- stop waiting for a lease (the barrier gave up) */
-static void
-unmark(struct pml_lease *l, void *arg)
-{
-	struct scan *s = arg;
-
-	if (l->flags & LEASE_AWAITED) {
-		l->flags &= (uint8_t)~LEASE_AWAITED;
-		atomic_fetch_sub(&s->r->barrier_pending, 1);
-	}
-}
-
-/*
- * revoke -- the barrier will not wait for this lease any longer: revoke it
- * and quarantine its blocks inside the barrier's range.  Capacity for the
- * quarantine entry and the list was reserved.
- */
-static void
-revoke(struct pml_lease *l, void *arg)
-{
-	struct scan *s = arg;
-
-	if (!(l->flags & LEASE_AWAITED))
-		return;
-	l->flags &= (uint8_t)~LEASE_AWAITED;
-	atomic_fetch_sub(&s->r->barrier_pending, 1);
-
-	struct range b = lease_blocks(s, l);
-
-	quarantine_add(s->r, b.start, b.end, l);
-	l->holds++;		/* released by quarantine_release */
-	if (lease_state(l) == LEASE_LIVE) {
-		lease_set_state(l, LEASE_REVOKED);
-		if (l->on_break) {
-			s->list->v[s->list->n++] = l;
-			l->holds++;	/* for the on_break call */
-		}
-	}
-}
-
-static void
-scan_all(struct scan *s, lease_visit_fn fn)
-{
-	for (struct lease_ctx *c = s->r->ctxs; c; c = c->next) {
-		spin_lock(&c->lock);
-		ctx_for_each_overlap(c, s->range.start, s->range.end, fn, s);
-		spin_unlock(&c->lock);
-	}
-}
-
-/*
- * call_breaks -- call on_break of the collected leases, all of them before
- * anyone waits, with no lock held (the callback may put the lease), then
- * give their memory back.  Drops and retakes region->mutex.
- */
-static void
-call_breaks(struct pml_region *r, struct lease_list *ls,
-		enum pml_break_reason reason)
-{
-	region_unlock(r);
-	for (size_t i = 0; i < ls->n; i++) {
-		struct pml_lease *l = ls->v[i];
-
-		/* put meanwhile: nobody left to tell (memory is still ours) */
-		if (lease_state(l) != LEASE_FREE)
-			l->on_break(l, reason, l->arg);
-	}
-	for (size_t i = 0; i < ls->n; i++) {
-		struct lease_ctx *c = ls->v[i]->ctx;
-
-		spin_lock(&c->lock);
-		ctx_release_hold(c, ls->v[i]);
-		spin_unlock(&c->lock);
-	}
-	region_lock(r);
-	ls->n = 0;
-}
+#define LIVENESS_CHECK_MS 100	/* how often a silent holder is checked */
+#define REVOKE_GRACE_MS 1000	/* for holders to record their revokes */
 
 static struct timespec
 deadline_after(uint32_t ms)
@@ -191,90 +53,215 @@ deadline_after(uint32_t ms)
 	return t;
 }
 
+/* milliseconds to deadline, at most cap; 0 once passed; cap without one */
+static int
+ms_left(const struct timespec *deadline, int cap)
+{
+	if (!deadline)
+		return cap;
+
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+
+	long ms = (deadline->tv_sec - now.tv_sec) * 1000 +
+		(deadline->tv_nsec - now.tv_nsec + 999999) / 1000000;
+
+	return ms <= 0 ? 0 : ms < cap ? (int)ms : cap;
+}
+
+/* has slot i done its part of barrier seq (in phase)? */
+static bool
+slot_done(const struct shm_slot *s, uint64_t seq, enum shm_phase phase)
+{
+	return atomic_load(&s->drained_seq) == seq ||
+		(phase == SHM_PHASE_REVOKE && atomic_load(&s->revoked_seq) == seq);
+}
+
 /*
- * drain -- steps 1 and 2: raise the barrier on [start, end), break the
- * PINs, wait for every overlapping lease.  Returns 0 when drained (or when
- * the leases left were revoked and quarantined), -ETIMEDOUT with nothing
- * changed, or another negative errno with nothing changed.  Barrier raised
- * on return only if 0.  Layout owner, region->mutex held.
+ * wait_holders -- until every live process has done its part of barrier
+ * seq, or the deadline.  A process that is silent for LIVENESS_CHECK_MS is
+ * checked for liveness; a dead one is reaped and counts as done.
  */
 static int
-drain(struct pml_region *r, uint64_t start, uint64_t end,
-		const struct pml_barrier_opts *o, const struct timespec *deadline)
+wait_holders(struct shared_file *sf, uint64_t seq, enum shm_phase phase,
+		const struct timespec *deadline)
 {
-	struct lease_list list = { 0 };
-	struct scan s = { r, { start, end }, &list };
-	int ret = view_reserve(r, r->nquar + 1);
+	struct shm_header *h = sf->h;
+
+	for (;;) {
+		/* read the wake count first: a report after it wakes us */
+		uint32_t w = atomic_load(&h->owner_wake);
+		bool done = true;
+
+		for (uint32_t i = 0; i < SHM_SLOTS && done; i++)
+			if (atomic_load(&h->slots[i].used))
+				done = slot_done(&h->slots[i], seq, phase);
+		if (done)
+			return 0;
+
+		int ms = ms_left(deadline, LIVENESS_CHECK_MS);
+
+		if (ms == 0)
+			return -ETIMEDOUT;
+		if (shm_futex_wait(&h->owner_wake, w, ms) == 0)
+			continue;
+		if (shm_lock(sf) == 0) {
+			shm_reap_dead(sf);
+			shm_unlock(sf);
+		}
+	}
+}
+
+/* set the barrier's phase (NONE: drop it) and let every process know */
+static int
+set_phase(struct shared_file *sf, enum shm_phase phase, uint64_t *seq,
+		uint64_t start, uint64_t end, const uint64_t *size)
+{
+	struct shm_header *h = sf->h;
+	int ret = shm_lock(sf);
 
 	if (ret)
 		return ret;
-	r->barrier = s.range;
-	r->barrier_up = true;
-	view_publish(r);	/* from here no new lease enters the range */
-
-	atomic_store(&r->barrier_pending, 0);
-	scan_all(&s, mark);
-	if (list.oom) {
-		ret = err_set(ENOMEM, "cannot allocate the list of leases to "
-				"break");
-		goto undo;
+	if (phase == SHM_PHASE_DRAIN) {
+		*seq = ++h->barrier_seq;
+		h->barrier_start = start;
+		h->barrier_end = end;
+		h->barrier_owner = sf->slot + 1;
+	} else if (phase == SHM_PHASE_NONE) {
+		h->barrier_owner = 0;
 	}
-	call_breaks(r, &list, PML_BREAK_LAYOUT);
+	if (size) {
+		h->size = *size;
+		atomic_fetch_add(&h->size_seq, 1);
+	}
+	h->barrier_phase = phase;
+	shm_bump(sf);
+	shm_unlock(sf);
+	shm_wake_agents(sf);
+	return 0;
+}
 
-	while (atomic_load(&r->barrier_pending) > 0) {
-		if (!o->timeout_ms) {
-			pthread_cond_wait(&r->cond, &r->mutex);
-		} else if (pthread_cond_timedwait(&r->cond, &r->mutex,
-				deadline) == ETIMEDOUT) {
+/*
+ * may_revoke -- a process may revoke only the leases of processes of its
+ * own user; root may revoke anyone's.  Checked against the holders that
+ * still hold something.
+ */
+static int
+may_revoke(struct shared_file *sf, uint64_t seq)
+{
+	uid_t me = geteuid();
+
+	if (me == 0)
+		return 0;
+	for (uint32_t i = 0; i < SHM_SLOTS; i++) {
+		struct shm_slot *s = &sf->h->slots[i];
+
+		if (atomic_load(&s->used) && s->uid != me &&
+				!slot_done(s, seq, SHM_PHASE_DRAIN))
+			return err_set(EPERM, "leases over the range are held "
+					"by pid %d of uid %u: only that user or "
+					"root may revoke them", s->pid, s->uid);
+	}
+	return 0;
+}
+
+/*
+ * quarantine_laggards -- holders that did not record their revokes in
+ * time: keep the whole range for them.  They replace it with exact
+ * entries when they catch up (or it is released when they die).
+ */
+static int
+quarantine_laggards(struct shared_file *sf, uint64_t seq, uint64_t start,
+		uint64_t end)
+{
+	struct shm_header *h = sf->h;
+	int ret = shm_lock(sf);
+
+	if (ret)
+		return ret;
+	for (uint32_t i = 0; i < SHM_SLOTS && !ret; i++) {
+		struct shm_slot *s = &h->slots[i];
+
+		if (!atomic_load(&s->used) ||
+				slot_done(s, seq, SHM_PHASE_REVOKE))
+			continue;
+		if (h->nquar >= SHM_QUAR_MAX) {
+			ret = err_set(ENOSPC, "quarantine table of %s is full",
+					sf->path);
 			break;
 		}
+		h->quar[h->nquar] = (struct shm_quar){
+			.start = start, .end = end, .key = 0, .slot = i,
+		};
+		h->nquar++;
 	}
-	if (atomic_load(&r->barrier_pending) == 0)
-		goto out;
-
-	long pending = atomic_load(&r->barrier_pending);
-
-	if (o->on_timeout != PML_ON_TIMEOUT_REVOKE) {
-		ret = err_set(ETIMEDOUT, "%ld lease(s) over [%" PRIu64 ", %"
-				PRIu64 ") not put within %u ms; nothing changed",
-				pending, start, end, o->timeout_ms);
-		goto undo;
-	}
-
-	/* only puts happen meanwhile: pending can only shrink */
-	ret = quarantine_reserve(r, (unsigned)pending);
-	if (!ret && (size_t)pending > list.cap) {
-		free(list.v);
-		list.v = malloc((size_t)pending * sizeof(*list.v));
-		list.cap = list.v ? (size_t)pending : 0;
-		if (!list.v)
-			ret = err_set(ENOMEM, "cannot allocate the revoke list");
-	}
-	if (ret)
-		goto undo;
-	scan_all(&s, revoke);
-	view_publish(r);	/* the quarantines block acquires now */
-	call_breaks(r, &list, PML_BREAK_REVOKED);
-	goto out;
-
-undo:
-	scan_all(&s, unmark);
-	r->barrier_up = false;
-	view_publish(r);
-out:
-	free(list.v);
+	shm_bump(sf);
+	shm_unlock(sf);
 	return ret;
 }
 
-/* the barrier is up and drained: drop it once the layout has changed */
+/* run this process's own pass: we hold r's layout, so skip its size */
 static void
-barrier_drop(struct pml_region *r)
+own_pass(struct shared_file *sf, struct pml_region *r)
 {
-	r->barrier_up = false;
-	view_publish(r);
-	region_unlock(r);
-	region_layout_end(r);
+	agent_pass(sf, r);
 }
+
+/*
+ * drain -- steps 2 to 4 on [start, end).  0: drained, or what was left is
+ * revoked and quarantined; the barrier is up.  Negative: nothing changed,
+ * no barrier.  Layout owner, no lock held.
+ */
+static int
+drain(struct pml_region *r, uint64_t start, uint64_t end,
+		const struct pml_barrier_opts *o, const struct timespec *deadline,
+		uint64_t *seqp)
+{
+	struct shared_file *sf = r->shared;
+	uint64_t seq;
+	int ret = set_phase(sf, SHM_PHASE_DRAIN, &seq, start, end, NULL);
+
+	if (ret)
+		return ret;
+	*seqp = seq;
+	own_pass(sf, r);
+
+	ret = wait_holders(sf, seq, SHM_PHASE_DRAIN,
+			o->timeout_ms ? deadline : NULL);
+	if (!ret)
+		return 0;
+
+	if (o->on_timeout != PML_ON_TIMEOUT_REVOKE) {
+		ret = err_set(ETIMEDOUT, "leases over [%" PRIu64 ", %" PRIu64
+				") not put within %u ms; nothing changed",
+				start, end, o->timeout_ms);
+		goto retract;
+	}
+	ret = may_revoke(sf, seq);
+	if (ret)
+		goto retract;
+	ret = set_phase(sf, SHM_PHASE_REVOKE, &seq, start, end, NULL);
+	if (ret)
+		goto retract;
+	own_pass(sf, r);
+
+	struct timespec grace = deadline_after(REVOKE_GRACE_MS);
+
+	if (wait_holders(sf, seq, SHM_PHASE_REVOKE, &grace)) {
+		ret = quarantine_laggards(sf, seq, start, end);
+		if (ret)
+			goto retract;	/* blocks unaccounted for: keep them */
+	}
+	return 0;
+
+retract:
+	set_phase(sf, SHM_PHASE_NONE, &seq, start, end, NULL);
+	own_pass(sf, r);
+	return ret;
+}
+
+/* ------------------------------------------------------------ layout */
 
 static int
 check_aligned(const struct pml_region *r, const char *what, uint64_t v)
@@ -283,26 +270,6 @@ check_aligned(const struct pml_region *r, const char *what, uint64_t v)
 		return err_set(EINVAL, "%s %" PRIu64 " is not a multiple of the "
 				"region's alignment %" PRIu64, what, v,
 				r->alignment);
-	return 0;
-}
-
-static int
-layout_begin_by(struct pml_region *r, const struct pml_barrier_opts *o,
-		const struct timespec *deadline)
-{
-	region_lock(r);
-	while (r->layout_busy) {
-		if (!o->timeout_ms) {
-			pthread_cond_wait(&r->cond, &r->mutex);
-		} else if (pthread_cond_timedwait(&r->cond, &r->mutex,
-				deadline) == ETIMEDOUT && r->layout_busy) {
-			region_unlock(r);
-			return err_set(ETIMEDOUT, "another punch or truncate "
-					"of the region did not finish within "
-					"%u ms", o->timeout_ms);
-		}
-	}
-	r->layout_busy = true;
 	return 0;
 }
 
@@ -316,13 +283,64 @@ check_opts(const struct pml_barrier_opts *o)
 	return 0;
 }
 
+/*
+ * layout_enter -- own the file's layout, then the region's, and bring the
+ * region to the file's current size (another process may have changed it).
+ */
+static int
+layout_enter(struct pml_region *r, const struct pml_barrier_opts *o,
+		const struct timespec *deadline)
+{
+	struct shared_file *sf = r->shared;
+	int ret = shared_layout_begin(sf, o->timeout_ms ? deadline : NULL,
+			false);
+
+	if (ret)
+		return ret;
+	region_layout_begin(r);
+	region_unlock(r);
+
+	struct shm_snapshot *s = sf->snap_owner;
+
+	ret = shm_snapshot(sf, s);
+	if (!ret && s->size != UINT64_MAX && s->size != atomic_load(&r->size)) {
+		uint64_t old = atomic_load(&r->size);
+
+		ret = s->size > old ? mapping_grow(r, s->size) :
+			mapping_protect(r, s->size, old, false);
+		if (!ret) {
+			region_lock(r);
+			atomic_store(&r->size, s->size);
+			view_publish(r);
+			region_unlock(r);
+		}
+	}
+	if (ret) {
+		region_layout_end(r);
+		shared_layout_end(sf);
+	}
+	return ret;
+}
+
+/* layout_leave -- give the layout up, then lift what was released */
+static void
+layout_leave(struct pml_region *r)
+{
+	struct shared_file *sf = r->shared;
+
+	region_layout_end(r);
+	shared_layout_end(sf);
+	if (shared_lift(sf, r))
+		agent_pass(sf, NULL);
+}
+
 int
 pml_region_punch(struct pml_region *r, uint64_t offset, uint64_t length,
 		const struct pml_barrier_opts *opts)
 {
 	static const struct pml_barrier_opts defaults;
 	const struct pml_barrier_opts *o = opts ? opts : &defaults;
-	uint64_t end = offset + length;
+	uint64_t end = offset + length, seq;
 	int ret;
 
 	if ((ret = region_validate(r)) || (ret = check_opts(o)))
@@ -338,40 +356,23 @@ pml_region_punch(struct pml_region *r, uint64_t offset, uint64_t length,
 
 	struct timespec deadline = deadline_after(o->timeout_ms);
 
-	ret = layout_begin_by(r, o, &deadline);
+	ret = layout_enter(r, o, &deadline);
 	if (ret)
 		return ret;
 
 	uint64_t size = atomic_load(&r->size);
 
 	if (end > size) {
-		region_unlock(r);
-		region_layout_end(r);
-		return err_set(EINVAL, "punch [%" PRIu64 ", %" PRIu64 ") lies "
+		ret = err_set(EINVAL, "punch [%" PRIu64 ", %" PRIu64 ") lies "
 				"past the region's end (size %" PRIu64 ")",
 				offset, end, size);
+	} else if (!(ret = drain(r, offset, end, o, &deadline, &seq))) {
+		/* steps 5 and 6 for what no quarantine keeps */
+		ret = quarantine_dealloc_free_parts(r, offset, end);
+		set_phase(r->shared, SHM_PHASE_NONE, &seq, 0, 0, NULL);
+		own_pass(r->shared, r);
 	}
-	ret = drain(r, offset, end, o, &deadline);
-	if (ret) {
-		region_unlock(r);
-		region_layout_end(r);
-		return ret;
-	}
-	/* steps 3 to 6 for what no quarantine keeps */
-	ret = quarantine_dealloc_free_parts(r, offset, end);
-	barrier_drop(r);
-	return ret;
-}
-
-static int
-grow(struct pml_region *r, uint64_t size)
-{
-	int ret = mapping_grow(r, size);
-
-	if (!ret) {
-		atomic_store(&r->size, size);
-		view_publish(r);
-	}
+	layout_leave(r);
 	return ret;
 }
 
@@ -381,6 +382,7 @@ pml_region_truncate(struct pml_region *r, uint64_t size,
 {
 	static const struct pml_barrier_opts defaults;
 	const struct pml_barrier_opts *o = opts ? opts : &defaults;
+	uint64_t seq;
 	int ret;
 
 	if ((ret = region_validate(r)) || (ret = check_opts(o)))
@@ -397,29 +399,33 @@ pml_region_truncate(struct pml_region *r, uint64_t size,
 
 	struct timespec deadline = deadline_after(o->timeout_ms);
 
-	ret = layout_begin_by(r, o, &deadline);
+	ret = layout_enter(r, o, &deadline);
 	if (ret)
 		return ret;
 
 	uint64_t old = atomic_load(&r->size);
 
-	if (size >= old) {
+	if (size > old) {
 		/* nothing leased lies past the end: no one to drain */
-		ret = size > old ? grow(r, size) : 0;
+		ret = mapping_grow(r, size);
+		if (!ret) {
+			region_lock(r);
+			atomic_store(&r->size, size);
+			view_publish(r);
+			region_unlock(r);
+			set_phase(r->shared, SHM_PHASE_NONE, &seq, 0, 0, &size);
+		}
+	} else if (size < old && !(ret = drain(r, size, old, o, &deadline,
+			&seq))) {
+		/* leases past size are refused from here on, everywhere */
+		region_lock(r);
+		atomic_store(&r->size, size);
+		view_publish(r);
 		region_unlock(r);
-		region_layout_end(r);
-		return ret;
+		ret = quarantine_dealloc_free_parts(r, size, old);
+		set_phase(r->shared, SHM_PHASE_NONE, &seq, 0, 0, &size);
+		own_pass(r->shared, r);
 	}
-
-	ret = drain(r, size, old, o, &deadline);
-	if (ret) {
-		region_unlock(r);
-		region_layout_end(r);
-		return ret;
-	}
-	/* from here leases past size are refused; quarantines keep theirs */
-	atomic_store(&r->size, size);
-	ret = quarantine_dealloc_free_parts(r, size, old);
-	barrier_drop(r);
+	layout_leave(r);
 	return ret;
 }

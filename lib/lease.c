@@ -20,6 +20,7 @@
 #include "err.h"
 #include "lease.h"
 #include "region.h"
+#include "shared.h"
 
 #define SLAB_LEASES 63
 
@@ -406,6 +407,7 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 
 	struct lease_ctx *ctx;
 	int ret = ctx_get(&ctx, region);
+	bool synced = false;
 
 	if (ret)
 		return ret;
@@ -424,6 +426,11 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 			uint64_t size = v->size;
 
 			spin_unlock(&ctx->lock);
+			/* grown by another process, and not applied yet? */
+			if (!synced && region_sync(region)) {
+				synced = true;
+				continue;
+			}
 			return err_set(EINVAL, "lease [%" PRIu64 ", %" PRIu64
 					") lies past the region's end (size %"
 					PRIu64 ")", offset, end, size);
@@ -570,47 +577,51 @@ pml_lease_put(struct pml_lease *lease)
 
 	bool awaited = lease->flags & LEASE_AWAITED;
 	bool revoked = state == LEASE_REVOKED;
-	bool wake = false;
+	bool drained = false;
+	struct pml_region *region = ctx->region;
 
 	index_unlink(ctx, lease);
 	lease_set_state(lease, LEASE_FREE);
 	if (awaited) {
 		lease->flags &= (uint8_t)~LEASE_AWAITED;
 		/* counted under this lock, so the barrier's count is exact */
-		wake = atomic_fetch_sub(&ctx->region->barrier_pending, 1) == 1;
+		drained = atomic_fetch_sub(&region->shared->pending, 1) == 1;
 	}
 	if (lease->holds == 0)
 		free_push(ctx, lease);
 	spin_unlock(&ctx->lock);
 
-	if (__builtin_expect(wake || revoked, 0))
-		lease_slow_put(ctx->region, lease, wake, revoked);
+	if (__builtin_expect(drained || revoked, 0))
+		lease_slow_put(region, lease, drained, revoked);
 	return 0;
 }
 
 /*
- * lease_slow_put -- the part of a last put that involves the region: wake
- * a barrier whose last pending lease this was, or release the quarantine
- * a revoked lease kept.  The lease's memory is still held by the
- * quarantine (holds > 0), so it cannot have been reused meanwhile.
+ * lease_slow_put -- the part of a last put that concerns other parties:
+ * report "drained" to the barrier owner -- in whatever process it runs --
+ * when this was the last lease it waited for here, so it proceeds at once;
+ * or release the quarantine a revoked lease kept, and lift it if nobody
+ * else is changing the layout.  The lease's memory is still held by its
+ * quarantine entries until quarantine_release, so it cannot be reused
+ * meanwhile.
  */
 void
-lease_slow_put(struct pml_region *r, struct pml_lease *l, bool wake,
+lease_slow_put(struct pml_region *r, struct pml_lease *l, bool drained,
 		bool revoked)
 {
-	region_lock(r);
-	if (wake)
-		pthread_cond_broadcast(&r->cond);
-	if (revoked) {
-		quarantine_release(r, l);	/* and gives l's memory back */
-		if (!r->layout_busy) {
-			/* lift it ourselves; see region_layout_end */
-			r->layout_busy = true;
-			region_unlock(r);
-			region_layout_end(r);
-			return;
+	struct shared_file *sf = r->shared;
+
+	if (drained) {
+		uint64_t seq = atomic_load(&sf->serving_seq);
+
+		if (seq) {
+			atomic_store(&sf->h->slots[sf->slot].drained_seq, seq);
+			shm_wake_owner(sf);
 		}
-		/* the layout change in progress lifts it when it ends */
 	}
-	region_unlock(r);
+	if (revoked) {
+		quarantine_release(r, l);
+		if (shared_lift(sf, r))
+			agent_pass(sf, NULL);
+	}
 }

@@ -32,6 +32,7 @@ enum lease_state {
 /* pml_lease.flags besides PML_LEASE_REF */
 #define LEASE_AWAITED	(1U << 4)	/* a barrier counts it as pending */
 #define LEASE_LONG	(1U << 5)	/* on the long list, not the hash */
+#define LEASE_BREAK_REVOKED (1U << 6)	/* owes its holder PML_BREAK_REVOKED */
 
 typedef void (*on_break_fn)(struct pml_lease *, enum pml_break_reason,
 		void *);
@@ -73,6 +74,16 @@ struct lease_ctx {
 };
 
 typedef void (*lease_visit_fn)(struct pml_lease *l, void *arg);
+
+/* leases collected under locks, acted on after them (agent.c) */
+struct lease_list {
+	struct pml_lease **v;
+	size_t n;
+	size_t cap;
+	bool oom;
+};
+
+void lease_list_push(struct lease_list *ls, struct pml_lease *l);
 
 /*
  * ctx_for_each_overlap -- call fn for every lease of ctx (any state but

@@ -5,79 +5,87 @@
  * When a barrier revokes a lease instead of waiting for it, the device
  * behind the lease may still be writing.  The blocks under it therefore
  * stay allocated to the file (no fallocate, no ftruncate over them) and no
- * new lease may cover them, until the revoked lease is put.  Each entry
- * ties one aligned range to the lease it waits for; entries may overlap, and
- * a block is handed back only when no entry covers it any more.
+ * new lease may cover them, in any process, until the revoked lease is put
+ * -- or its process dies.  Each entry of the shared table ties one aligned
+ * range to the lease it waits for (its process's slot and key); entries may
+ * overlap, and a block is handed back only when no entry covers it.
  *
- * Entries are added by the layout owner (barrier.c), released by puts
- * (lease.c), and lifted -- deallocated and removed -- by the layout owner,
- * either the put itself or the layout change that was running when the put
- * came (region_layout_end).  All of it under region->mutex.
+ * An entry's life: added by the holder's process when it revokes
+ * (agent.c); released by the put (lease.c) or by the reaping of a dead
+ * process (shared.c); lifted -- deallocated, then removed -- by whichever
+ * process owns the file's layout next.  Removal comes last: until then
+ * every process's view keeps the blocks from new leases.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "err.h"
 #include "lease.h"
 #include "region.h"
+#include "shared.h"
 
-/*
- * quarantine_reserve -- room for more entries, in the list and in the
- * views that will publish them next to the barrier's own range.
- */
 int
-quarantine_reserve(struct pml_region *r, unsigned more)
-{
-	if (r->nquar + more > r->quar_cap) {
-		unsigned cap = r->quar_cap ? r->quar_cap : 4;
-
-		while (cap < r->nquar + more)
-			cap *= 2;
-
-		struct quarantine *q = realloc(r->quar, cap * sizeof(*q));
-
-		if (!q)
-			return err_set(ENOMEM, "cannot grow the quarantine "
-					"list");
-		r->quar = q;
-		r->quar_cap = cap;
-	}
-	return view_reserve(r, r->nquar + more + 1);
-}
-
-/* quarantine_add -- capacity was reserved; region->mutex held */
-void
-quarantine_add(struct pml_region *r, uint64_t start, uint64_t end,
+quarantine_add(struct shared_file *sf, uint64_t start, uint64_t end,
 		const struct pml_lease *lease)
 {
-	r->quar[r->nquar++] = (struct quarantine){
-		.r = { start, end },
-		.lease = lease,
-		.released = false,
+	int ret = shm_lock(sf);
+
+	if (ret)
+		return ret;
+
+	struct shm_header *h = sf->h;
+
+	if (h->nquar >= SHM_QUAR_MAX) {
+		shm_unlock(sf);
+		return err_set(ENOSPC, "quarantine table of %s is full (%d "
+				"entries)", sf->path, SHM_QUAR_MAX);
+	}
+	h->quar[h->nquar] = (struct shm_quar){
+		.start = start,
+		.end = end,
+		.key = (uint64_t)(uintptr_t)lease,
+		.slot = sf->slot,
 	};
+	h->nquar++;	/* after the entry: a half-made one is never counted */
+	shm_bump(sf);
+	shm_unlock(sf);
+	return 0;
 }
 
 /*
  * quarantine_release -- the revoked lease was put: every entry waiting for
- * it may go.  Drops the holds those entries had on the lease's memory.
- * Caller holds region->mutex, not the lease's context lock.
+ * it may go, and the holds those entries had on the lease's memory are
+ * dropped.  Caller holds no lock.
  */
 void
 quarantine_release(struct pml_region *r, const struct pml_lease *lease)
 {
-	struct lease_ctx *ctx = lease->ctx;
+	struct shared_file *sf = r->shared;
+	struct shm_header *h = sf->h;
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < r->nquar; i++) {
-		if (r->quar[i].lease == lease && !r->quar[i].released) {
-			r->quar[i].released = true;
-			n++;
+	if (shm_lock(sf) == 0) {
+		for (uint32_t i = 0; i < h->nquar && i < SHM_QUAR_MAX; i++) {
+			struct shm_quar *q = &h->quar[i];
+
+			if (q->slot == sf->slot && !q->released &&
+			    q->key == (uint64_t)(uintptr_t)lease) {
+				q->released = 1;
+				n++;
+			}
 		}
+		if (n) {
+			h->lift_pending = 1;
+			shm_bump(sf);
+		}
+		shm_unlock(sf);
 	}
-	if (!n)
-		return;
-	r->lift_pending = true;
+
+	/* the lease's memory is held until here: nothing reused it */
+	struct lease_ctx *ctx = lease->ctx;
 
 	spin_lock(&ctx->lock);
 	while (n--)
@@ -85,7 +93,7 @@ quarantine_release(struct pml_region *r, const struct pml_lease *lease)
 	spin_unlock(&ctx->lock);
 }
 
-/* is [start, end) inside the union of the quarantined ranges? */
+/* is [start, end) inside the union of the region's mirror of the table? */
 bool
 quarantine_covers(const struct pml_region *r, uint64_t start, uint64_t end)
 {
@@ -93,7 +101,7 @@ quarantine_covers(const struct pml_region *r, uint64_t start, uint64_t end)
 	for (bool progress = true; start < end && progress;) {
 		progress = false;
 		for (unsigned i = 0; i < r->nquar; i++) {
-			const struct range *q = &r->quar[i].r;
+			const struct range *q = &r->quar[i];
 
 			if (q->start <= start && start < q->end) {
 				start = q->end;
@@ -104,30 +112,47 @@ quarantine_covers(const struct pml_region *r, uint64_t start, uint64_t end)
 	return start >= end;
 }
 
+/* the region's mirror of the table: what its view blocks; mutex held */
+bool
+quarantine_mirror(struct pml_region *r, const struct shm_snapshot *s)
+{
+	bool same = r->nquar == s->nquar;
+
+	for (uint32_t i = 0; same && i < s->nquar; i++)
+		same = r->quar[i].start == s->quar[i].start &&
+			r->quar[i].end == s->quar[i].end;
+	if (same)
+		return false;
+	for (uint32_t i = 0; i < s->nquar; i++)
+		r->quar[i] = (struct range){ s->quar[i].start, s->quar[i].end };
+	r->nquar = s->nquar;
+	return true;
+}
+
 /*
- * free_parts -- [start, end) minus every quarantined range, as at most
- * nquar + 1 disjoint ranges in out[].  Returns how many.
+ * free_parts -- [start, end) minus every range in q[0..nq) (those with
+ * keep[i], or all when keep is NULL), as at most nq + 1 disjoint ranges.
  */
 static unsigned
-free_parts(const struct pml_region *r, uint64_t start, uint64_t end,
-		struct range *out)
+free_parts(const struct shm_quar *q, uint32_t nq, const bool *keep,
+		uint64_t start, uint64_t end, struct range *out)
 {
 	unsigned n = 0;
 
 	while (start < end) {
-		uint64_t next = end;	/* where the next quarantine starts */
+		uint64_t next = end;	/* where the next kept range starts */
 		bool moved = false;
 
-		for (unsigned i = 0; i < r->nquar; i++) {
-			const struct range *q = &r->quar[i].r;
-
-			if (q->start <= start && start < q->end) {
-				start = q->end;	/* skip the covered part */
+		for (uint32_t i = 0; i < nq; i++) {
+			if (keep && !keep[i])
+				continue;
+			if (q[i].start <= start && start < q[i].end) {
+				start = q[i].end;	/* skip the kept part */
 				moved = true;
 				break;
 			}
-			if (q->start > start && q->start < next)
-				next = q->start;
+			if (q[i].start > start && q[i].start < next)
+				next = q[i].start;
 		}
 		if (moved)
 			continue;
@@ -137,93 +162,162 @@ free_parts(const struct pml_region *r, uint64_t start, uint64_t end,
 	return n;
 }
 
-static uint64_t
-quarantine_max_end(const struct pml_region *r)
-{
-	uint64_t e = 0;
-
-	for (unsigned i = 0; i < r->nquar; i++)
-		if (r->quar[i].r.end > e)
-			e = r->quar[i].r.end;
-	return e;
-}
-
 /*
- * dealloc_parts -- hand back to the filesystem what of [start, end) no
- * quarantine covers.  Inside the region's size the range is mapped again
- * afterwards (it reads zeroes); past it, it stays inaccessible.  Then the
- * file is cut to the region's size, or to the end of the last quarantined
- * block past it.  Called by the layout owner with region->mutex held; the
- * mutex is dropped around the system calls.
+ * dealloc -- hand the parts back: inside the region's size they are
+ * punched and mapped again (they read zeroes); past it they are punched,
+ * or cut by truncating the file to target (the region's size, or the end
+ * of the last block still kept past it), and stay unmapped.  Layout owner,
+ * no lock held.
  */
-int
-quarantine_dealloc_free_parts(struct pml_region *r, uint64_t start,
-		uint64_t end)
+static int
+dealloc(struct pml_region *r, const struct range *parts, unsigned n,
+		uint64_t target)
 {
-	struct range *parts = NULL;
-	unsigned n = 0;
+	uint64_t size = atomic_load(&r->size);
 	int ret = 0;
 
-	if (start < end) {
-		parts = malloc((r->nquar + 1) * sizeof(*parts));
-		if (!parts)
-			return err_set(ENOMEM, "cannot allocate the punch plan");
-		n = free_parts(r, start, end, parts);
-	}
-
-	uint64_t size = atomic_load(&r->size);
-	uint64_t target = quarantine_max_end(r);
-
-	if (target < size)
-		target = size;
-
-	region_unlock(r);
 	for (unsigned i = 0; i < n && !ret; i++) {
 		uint64_t s = parts[i].start, e = parts[i].end;
 
 		if (s < size)
 			ret = mapping_dealloc(r, s, e < size ? e : size, true);
-		if (!ret && e > size && e <= target)
-			ret = mapping_dealloc(r, s > size ? s : size, e, false);
-		else if (!ret && e > size)	/* cut by the ftruncate below */
-			ret = mapping_invalidate(r, s > size ? s : size, e);
+		if (ret || e <= size)
+			continue;
+		if (s < size)
+			s = size;
+		if (s < target)
+			ret = mapping_dealloc(r, s, e < target ? e : target,
+					false);
+		if (!ret && e > target)
+			ret = mapping_invalidate(r, s > target ? s : target, e);
 	}
-	if (!ret && target < r->file_size && r->kind != PML_REGION_DEVDAX) {
-		/* what is still accessible here was invalidated just above */
-		ret = mapping_protect(r, target, r->file_size, false);
+	if (ret || r->kind == PML_REGION_DEVDAX)
+		return ret;
+
+	struct stat st;
+
+	if (fstat(r->fd, &st))
+		return err_set(errno, "fstat %s: %m", r->path);
+	if ((uint64_t)st.st_size > target) {
+		/* what is still accessible there was invalidated above */
+		ret = mapping_protect(r, target, (uint64_t)st.st_size, false);
 		if (!ret)
 			ret = mapping_set_file_size(r, target);
 	}
-	region_lock(r);
+	return ret;
+}
+
+static uint64_t
+kept_end(const struct shm_snapshot *s, const bool *keep, uint64_t size)
+{
+	uint64_t e = size;
+
+	for (uint32_t i = 0; i < s->nquar; i++)
+		if ((!keep || keep[i]) && s->quar[i].end > e)
+			e = s->quar[i].end;
+	return e;
+}
+
+/*
+ * quarantine_dealloc_free_parts -- deallocate what of [start, end) no
+ * entry of the table covers.  The layout owner's step 5 for a punch or a
+ * shrink.  Called without locks.
+ */
+int
+quarantine_dealloc_free_parts(struct pml_region *r, uint64_t start,
+		uint64_t end)
+{
+	struct shm_snapshot *s = malloc(sizeof(*s));
+	struct range *parts = malloc((SHM_QUAR_MAX + 1) * sizeof(*parts));
+	int ret = 0;
+
+	if (!s || !parts) {
+		ret = err_set(ENOMEM, "cannot plan the deallocation");
+		goto out;
+	}
+	ret = shm_snapshot(r->shared, s);
+	if (ret)
+		goto out;
+
+	unsigned n = free_parts(s->quar, s->nquar, NULL, start, end, parts);
+
+	ret = dealloc(r, parts, n, kept_end(s, NULL, atomic_load(&r->size)));
+out:
 	free(parts);
+	free(s);
 	return ret;
 }
 
 /*
- * quarantine_lift_released -- deallocate and forget every entry whose
- * lease was put.  Layout owner, region->mutex held (dropped meanwhile).
+ * quarantine_lift -- deallocate the blocks of released entries that no
+ * unreleased entry still covers, then remove the released entries.  The
+ * caller owns the file's layout (shared and r's local).  Returns whether
+ * anything was lifted.
  */
-void
-quarantine_lift_released(struct pml_region *r)
+bool
+quarantine_lift(struct pml_region *r)
 {
-	for (unsigned i = 0; i < r->nquar;) {
-		if (!r->quar[i].released) {
-			i++;
+	struct shared_file *sf = r->shared;
+	struct shm_header *h = sf->h;
+	struct shm_snapshot *s = malloc(sizeof(*s));
+	struct range *parts = malloc((SHM_QUAR_MAX + 1) * sizeof(*parts));
+	bool *keep = malloc(SHM_QUAR_MAX * sizeof(*keep));
+	bool lifted = false;
+
+	if (!s || !parts || !keep || shm_lock(sf))
+		goto out;
+	if (shm_check(sf)) {
+		shm_unlock(sf);
+		goto out;
+	}
+	/* claim the released entries; later releases wait for next time */
+	for (uint32_t i = 0; i < h->nquar; i++)
+		if (h->quar[i].released == 1)
+			h->quar[i].released = QUAR_LIFTING;
+	h->lift_pending = 0;
+	s->nquar = h->nquar;
+	memcpy(s->quar, h->quar, h->nquar * sizeof(h->quar[0]));
+	shm_unlock(sf);
+
+	uint64_t size = atomic_load(&r->size);
+
+	for (uint32_t i = 0; i < s->nquar; i++)
+		keep[i] = s->quar[i].released != QUAR_LIFTING;
+	for (uint32_t i = 0; i < s->nquar; i++) {
+		if (keep[i])
 			continue;
-		}
+		lifted = true;
 
-		struct range gone = r->quar[i].r;
+		unsigned n = free_parts(s->quar, s->nquar, keep,
+				s->quar[i].start, s->quar[i].end, parts);
 
-		r->quar[i] = r->quar[--r->nquar];
 		/*
 		 * A failed deallocation leaves blocks allocated to the file:
-		 * wasted space, never a broken invariant.  It is remembered
-		 * in the thread's message; nobody is waiting to be told.
+		 * wasted space, never a broken invariant.  The message stays
+		 * with the thread; nobody waits to be told.
 		 */
-		(void) quarantine_dealloc_free_parts(r, gone.start, gone.end);
-		view_publish(r);
-		i = 0;	/* the array may have been reordered */
+		(void) dealloc(r, parts, n, kept_end(s, keep, size));
 	}
+	if (!lifted)
+		goto out;
+
+	/* now, and only now, the blocks may be leased again */
+	if (shm_lock(sf) == 0) {
+		uint32_t k = 0;
+
+		for (uint32_t i = 0; i < h->nquar && i < SHM_QUAR_MAX; i++)
+			if (h->quar[i].released != QUAR_LIFTING)
+				h->quar[k++] = h->quar[i];
+		h->nquar = k;
+		shm_bump(sf);
+		shm_unlock(sf);
+		shm_wake_agents(sf);
+	}
+out:
+	free(keep);
+	free(parts);
+	free(s);
+	return lifted;
 }
 
 int
@@ -237,25 +331,27 @@ pml_region_quarantined(uint64_t *bytes, const struct pml_region *region)
 	if (ret)
 		return ret;
 
-	struct pml_region *r = (struct pml_region *)region;
+	struct shm_snapshot *s = malloc(sizeof(*s));
+	struct range *parts = malloc((SHM_QUAR_MAX + 1) * sizeof(*parts));
 
-	region_lock(r);
-
-	uint64_t end = quarantine_max_end(r);
-	uint64_t total = end;
-	struct range *parts = malloc((r->nquar + 1) * sizeof(*parts));
-
-	if (!parts) {
-		region_unlock(r);
-		return err_set(ENOMEM, "cannot allocate the quarantine map");
+	if (!s || !parts) {
+		ret = err_set(ENOMEM, "cannot allocate the quarantine map");
+		goto out;
 	}
+	ret = shm_snapshot(region->shared, s);
+	if (ret)
+		goto out;
+
 	/* the union's length: everything up to the end, less the gaps */
-	unsigned n = free_parts(r, 0, end, parts);
+	uint64_t end = kept_end(s, NULL, 0);
+	uint64_t total = end;
+	unsigned n = free_parts(s->quar, s->nquar, NULL, 0, end, parts);
 
 	for (unsigned i = 0; i < n; i++)
 		total -= parts[i].end - parts[i].start;
-	free(parts);
-	region_unlock(r);
 	*bytes = total;
-	return 0;
+out:
+	free(parts);
+	free(s);
+	return ret;
 }

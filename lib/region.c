@@ -15,6 +15,7 @@
 #include "err.h"
 #include "lease.h"
 #include "region.h"
+#include "shared.h"
 
 #define DEFAULT_FILE_RESERVATION (UINT64_C(16) << 30)
 
@@ -88,35 +89,43 @@ region_unlock(struct pml_region *r)
 }
 
 /*
- * region_layout_begin -- become the one layout changer of the region.
+ * region_layout_begin -- become the one layout changer of the region
+ * within this process (the file's layout across processes is shared.c's).
  * Returns with region->mutex held.
  */
-int
+void
 region_layout_begin(struct pml_region *r)
 {
 	region_lock(r);
 	while (r->layout_busy)
 		pthread_cond_wait(&r->cond, &r->mutex);
 	r->layout_busy = true;
-	return 0;
 }
 
-/*
- * region_layout_end -- stop being the layout changer, after lifting any
- * quarantine whose last revoked lease was put while we worked.  Called
- * without region->mutex.
- */
+/* region_layout_end -- called without region->mutex */
 void
 region_layout_end(struct pml_region *r)
 {
 	region_lock(r);
-	while (r->lift_pending) {
-		r->lift_pending = false;
-		quarantine_lift_released(r);	/* may drop and retake mutex */
-	}
 	r->layout_busy = false;
 	pthread_cond_broadcast(&r->cond);
 	region_unlock(r);
+}
+
+/*
+ * region_sync -- apply now what other processes changed (a size, a
+ * barrier, a quarantine) rather than when the agent gets to it.  Returns
+ * whether there was anything to apply.
+ */
+bool
+region_sync(struct pml_region *r)
+{
+	struct shared_file *sf = r->shared;
+
+	if (atomic_load(&sf->h->state_seq) == atomic_load(&sf->seen_state_seq))
+		return false;
+	agent_pass(sf, NULL);
+	return true;
 }
 
 /* ----------------------------------------------------------- open */
@@ -219,6 +228,7 @@ region_detect(struct pml_region *r, uint64_t *size)
 static void
 region_free(struct pml_region *r)
 {
+	shared_detach(r);
 	mapping_fini(r);
 	lease_ctxs_free(r);
 	view_fini(r);
@@ -287,6 +297,19 @@ pml_region_open(struct pml_region **region, const char *path,
 	if (ret)
 		goto err;
 
+	struct stat st;
+
+	if (fstat(r->fd, &st)) {
+		ret = err_set(errno, "fstat %s: %m", path);
+		goto err;
+	}
+	ret = shared_attach(r, st.st_mode);
+	if (ret)
+		goto err;
+	ret = shared_size(r, &size);
+	if (ret)
+		goto err;
+
 	/* devdax cannot grow: reserve exactly the device */
 	uint64_t max = r->kind == PML_REGION_DEVDAX ? size : opts->max_size;
 
@@ -318,6 +341,16 @@ pml_region_open(struct pml_region **region, const char *path,
 	ret = view_init(r);
 	if (ret)
 		goto err;
+	r->quar = malloc(SHM_QUAR_MAX * sizeof(*r->quar));
+	if (!r->quar) {
+		ret = err_set(ENOMEM, "cannot allocate the quarantine mirror");
+		goto err;
+	}
+	ret = shared_publish_region(r);
+	if (ret)
+		goto err;
+	/* a barrier or quarantine may be up in another process right now */
+	agent_pass(r->shared, NULL);
 
 	pthread_mutex_lock(&registry_lock);
 	r->id = next_region_id++;
@@ -357,22 +390,25 @@ pml_region_close(struct pml_region **region)
 	if (ret)
 		return ret;
 
-	ret = region_layout_begin(r);
+	region_layout_begin(r);
 	/*
 	 * Block acquires first, then look: an acquire racing with the check
 	 * either linked its lease before our scan or sees REGION_CLOSING.
 	 */
 	r->state = REGION_CLOSING;
 	view_publish(r);
-	if (region_has_leases(r)) {
+
+	bool busy = region_has_leases(r);
+
+	if (busy) {
 		r->state = REGION_OPEN;
 		view_publish(r);
-		region_unlock(r);
-		region_layout_end(r);
-		return err_set(EBUSY, "%s still has live leases (revoked ones "
-				"count until put)", r->path);
 	}
 	region_unlock(r);
+	region_layout_end(r);	/* a pass waiting for it sees CLOSING */
+	if (busy)
+		return err_set(EBUSY, "%s still has live leases (revoked ones "
+				"count until put)", r->path);
 
 	pthread_mutex_lock(&registry_lock);
 	struct pml_region **pp = &registry;
@@ -400,6 +436,7 @@ pml_region_info(struct pml_region_info *info, const struct pml_region *region)
 
 	if (ret)
 		return ret;
+	region_sync((struct pml_region *)region);
 
 	memset(info, 0, sizeof(*info));
 	info->kind = region->kind;
@@ -425,7 +462,10 @@ pml_region_base(const struct pml_region *region)
 uint64_t
 pml_region_size(const struct pml_region *region)
 {
-	return region_validate(region) ? 0 : atomic_load(&region->size);
+	if (region_validate(region))
+		return 0;
+	region_sync((struct pml_region *)region);
+	return atomic_load(&region->size);
 }
 
 const char *

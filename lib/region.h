@@ -79,19 +79,9 @@ struct piece {
 	uint64_t end;
 };
 
-/* blocks kept from the filesystem until a revoked lease is put */
-struct quarantine {
-	struct range r;			/* aligned, inside the barrier's range */
-	const struct pml_lease *lease;	/* the revoked lease it waits for */
-	bool released;			/* put; deallocation pending */
-};
-
 struct pml_region {
 	/* read on every acquire: its own line, written only by publishes */
 	_Alignas(CACHELINE) struct region_view *_Atomic view;
-
-	/* written by puts while a barrier waits: a line of its own */
-	_Alignas(CACHELINE) atomic_long barrier_pending;
 
 	_Alignas(CACHELINE) pthread_mutex_t mutex;
 	pthread_cond_t cond;	/* CLOCK_MONOTONIC; view changes, drains */
@@ -124,16 +114,18 @@ struct pml_region {
 	pml_memcpy_fn memcpy_fn;
 	pml_memset_fn memset_fn;
 
+	struct shared_file *shared;	/* the file's state, see shared.h */
+
 	/* under mutex */
 	struct lease_ctx *ctxs;
 	enum region_state state;
 	bool layout_busy;
-	bool lift_pending;	/* a quarantine was released meanwhile */
 	bool barrier_up;
 	struct range barrier;
-	struct quarantine *quar;
+	uint64_t applied_seq;	/* the barrier in the view (agent.c) */
+	bool revoke_applied;
+	struct range *quar;	/* mirror of the shared quarantine table */
 	unsigned nquar;
-	unsigned quar_cap;
 	struct region_view *views[2];	/* double buffer, see view.c */
 	unsigned active_view;
 	uint64_t view_gen;
@@ -146,9 +138,10 @@ int region_validate(const struct pml_region *region);
 int region_validate_fast(const struct pml_region *region);
 void region_lock(struct pml_region *r);
 void region_unlock(struct pml_region *r);
-int region_layout_begin(struct pml_region *r);
+void region_layout_begin(struct pml_region *r);
 void region_layout_end(struct pml_region *r);
 uint64_t region_close_epoch(void);
+bool region_sync(struct pml_region *r);
 
 /* mapping.c */
 int mapping_init(struct pml_region *r, uint64_t size);
@@ -164,17 +157,12 @@ int mapping_set_file_size(struct pml_region *r, uint64_t size);
 /* view.c */
 int view_init(struct pml_region *r);
 void view_fini(struct pml_region *r);
-int view_reserve(struct pml_region *r, uint32_t nblocked);
 void view_publish(struct pml_region *r);
 bool view_blocks(const struct region_view *v, uint64_t start, uint64_t end);
 void view_wait_change(struct pml_region *r, uint64_t gen);
 
 /* quarantine.c */
-int quarantine_reserve(struct pml_region *r, unsigned more);
-void quarantine_add(struct pml_region *r, uint64_t start, uint64_t end,
-		const struct pml_lease *lease);
 void quarantine_release(struct pml_region *r, const struct pml_lease *lease);
-void quarantine_lift_released(struct pml_region *r);
 int quarantine_dealloc_free_parts(struct pml_region *r, uint64_t start,
 		uint64_t end);
 bool quarantine_covers(const struct pml_region *r, uint64_t start,
@@ -183,6 +171,6 @@ bool quarantine_covers(const struct pml_region *r, uint64_t start,
 /* lease.c */
 void lease_ctxs_free(struct pml_region *r);
 void lease_slow_put(struct pml_region *r, struct pml_lease *l,
-		bool awaited, bool revoked);
+		bool drained, bool revoked);
 
 #endif

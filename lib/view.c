@@ -10,10 +10,9 @@
  * drops every context's spinlock -- after which nobody can still be reading
  * the old one.
  *
- * Two buffers alternate.  Their capacity is reserved (view_reserve) on the
- * paths that may fail -- raising a barrier, adding quarantines -- so that
- * the paths that must not fail -- dropping a barrier, lifting a quarantine,
- * changing the size -- never allocate.
+ * Two buffers alternate, each with room for the barrier and a full
+ * quarantine table, so publishing never allocates and never fails -- it
+ * runs on paths that must not, like dropping a barrier.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #include "err.h"
 #include "lease.h"
 #include "region.h"
+#include "shared.h"
 
 static struct region_view *
 view_alloc(uint32_t cap)
@@ -37,8 +37,9 @@ view_alloc(uint32_t cap)
 int
 view_init(struct pml_region *r)
 {
-	r->views[0] = view_alloc(4);
-	r->views[1] = view_alloc(4);
+	/* room for the barrier and a full quarantine table: never realloc */
+	r->views[0] = view_alloc(SHM_QUAR_MAX + 1);
+	r->views[1] = view_alloc(SHM_QUAR_MAX + 1);
 	if (!r->views[0] || !r->views[1]) {
 		view_fini(r);
 		return err_set(ENOMEM, "cannot allocate region views");
@@ -80,10 +81,7 @@ view_publish(struct pml_region *r)
 	if (r->barrier_up)
 		v->blocked[n++] = r->barrier;
 	for (unsigned i = 0; i < r->nquar; i++)
-		v->blocked[n++] = r->quar[i].r;
-	/* reserved by view_reserve before anything was added */
-	if (n > v->cap)
-		abort();
+		v->blocked[n++] = r->quar[i];
 	v->nblocked = n;
 	v->size = atomic_load(&r->size);
 	v->state = r->state;
@@ -93,38 +91,6 @@ view_publish(struct pml_region *r)
 	r->active_view ^= 1;
 	view_grace(r);
 	pthread_cond_broadcast(&r->cond);
-}
-
-/*
- * view_reserve -- make both buffers hold nblocked ranges.  The inactive
- * one is reallocated, published with the same content, and after the
- * grace period the other one is free to reallocate too.
- */
-int
-view_reserve(struct pml_region *r, uint32_t nblocked)
-{
-	for (int pass = 0; pass < 2; pass++) {
-		unsigned idx = r->active_view ^ 1;
-
-		if (r->views[idx]->cap < nblocked) {
-			uint32_t cap = r->views[idx]->cap;
-
-			while (cap < nblocked)
-				cap *= 2;
-
-			struct region_view *v = view_alloc(cap);
-
-			if (!v)
-				return err_set(ENOMEM, "cannot grow the region "
-						"view to %u ranges", nblocked);
-			free(r->views[idx]);
-			r->views[idx] = v;
-		}
-		if (r->views[idx ^ 1]->cap >= nblocked)
-			return 0;
-		view_publish(r);
-	}
-	return 0;
 }
 
 bool

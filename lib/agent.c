@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * agent.c -- the holder's side of every barrier: apply what the state file
+ * says to this process's regions and leases, and acknowledge.
+ *
+ * agent_apply() is one pass: read the barrier, size and quarantines from
+ * the state file, then for each of this process's regions on the file
+ *   - a new barrier: publish it in the region's view (no new lease enters
+ *     the range), mark the overlapping leases awaited, call on_break of the
+ *     PINs -- here, in this process -- and acknowledge; the last put of an
+ *     awaited lease reports "drained" itself (lease.c), so a punch in
+ *     another process proceeds right after it;
+ *   - the barrier in its revoke phase: revoke what is still awaited and
+ *     record its blocks in the shared quarantine table;
+ *   - a barrier dropped or given up: stop waiting, let acquires in;
+ *   - a new size or quarantine table: map or unmap, republish the view.
+ *
+ * The process that raises a barrier runs the pass itself for its own
+ * regions, synchronously, so its own leases are broken by the thread that
+ * asked; the agent thread runs it for everybody else when woken.  Passes
+ * are serialised by sf->apply_lock.  The agent thread also reaps dead
+ * processes and lifts what their death released, four times a second while
+ * anything is pending.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "lease.h"
+#include "region.h"
+#include "shared.h"
+
+#define AGENT_PERIOD_MS 250
+
+void
+lease_list_push(struct lease_list *ls, struct pml_lease *l)
+{
+	if (ls->n == ls->cap) {
+		size_t cap = ls->cap ? ls->cap * 2 : 16;
+		struct pml_lease **v = realloc(ls->v, cap * sizeof(*v));
+
+		if (!v) {
+			ls->oom = true;
+			return;
+		}
+		ls->v = v;
+		ls->cap = cap;
+	}
+	ls->v[ls->n++] = l;
+}
+
+struct visit {
+	struct pml_region *r;
+	struct range range;
+	struct lease_list *list;
+};
+
+/* the part of l's range inside the barrier, rounded out to whole blocks */
+static struct range
+lease_blocks(const struct visit *s, const struct pml_lease *l)
+{
+	uint64_t a = s->r->alignment;
+	uint64_t start = l->offset / a * a;
+	uint64_t end = l->end > UINT64_MAX - a + 1 ?
+		UINT64_MAX / a * a : (l->end + a - 1) / a * a;
+
+	if (start < s->range.start)
+		start = s->range.start;
+	if (end > s->range.end)
+		end = s->range.end;
+	return (struct range){ start, end };
+}
+
+/*
+ * mark -- count a lease the barrier must wait for; collect the PINs to
+ * break.  A revoked lease is waited for too unless its blocks here are
+ * quarantined already: revoked, it still covers them.
+ * Under region->mutex and the lease's context lock.
+ */
+static void
+mark(struct pml_lease *l, void *arg)
+{
+	struct visit *s = arg;
+
+	if (lease_state(l) == LEASE_REVOKED) {
+		struct range b = lease_blocks(s, l);
+
+		if (quarantine_covers(s->r, b.start, b.end))
+			return;
+	}
+	if (!(l->flags & LEASE_AWAITED)) {
+		l->flags |= LEASE_AWAITED;
+		atomic_fetch_add(&s->r->shared->pending, 1);
+	}
+	if (lease_state(l) == LEASE_LIVE && !(l->flags & PML_LEASE_REF) &&
+			l->on_break) {
+		lease_list_push(s->list, l);
+		if (!s->list->oom)
+			l->holds++;	/* its memory stays ours for the call */
+	}
+}
+
+/* unmark -- stop waiting for a lease: the barrier is gone */
+static void
+unmark(struct pml_lease *l, void *arg)
+{
+	struct visit *s = arg;
+
+	if (l->flags & LEASE_AWAITED) {
+		l->flags &= (uint8_t)~LEASE_AWAITED;
+		atomic_fetch_sub(&s->r->shared->pending, 1);
+	}
+}
+
+/*
+ * revoke_awaited -- the barrier will not wait any longer: revoke the lease and
+ * hold its memory for the quarantine entry recorded after the scan.
+ */
+static void
+revoke_awaited(struct pml_lease *l, void *arg)
+{
+	struct visit *s = arg;
+
+	if (!(l->flags & LEASE_AWAITED))
+		return;
+	lease_list_push(s->list, l);
+	if (s->list->oom)
+		return;		/* stays awaited: the owner sees us lag */
+	l->flags &= (uint8_t)~LEASE_AWAITED;
+	l->holds++;		/* for the quarantine entry, until put */
+	if (lease_state(l) == LEASE_LIVE) {
+		lease_set_state(l, LEASE_REVOKED);
+		l->flags |= LEASE_BREAK_REVOKED;
+	}
+	atomic_fetch_sub(&s->r->shared->pending, 1);
+}
+
+static void
+visit_all(struct visit *s, lease_visit_fn fn)
+{
+	for (struct lease_ctx *c = s->r->ctxs; c; c = c->next) {
+		spin_lock(&c->lock);
+		ctx_for_each_overlap(c, s->range.start, s->range.end, fn, s);
+		spin_unlock(&c->lock);
+	}
+}
+
+/* call on_break of collected leases, no lock held, then let them go */
+static void
+call_breaks(struct lease_list *ls, enum pml_break_reason reason)
+{
+	for (size_t i = 0; i < ls->n; i++) {
+		struct pml_lease *l = ls->v[i];
+
+		/* put meanwhile: nobody left to tell (memory is still ours) */
+		if (lease_state(l) != LEASE_FREE && l->on_break)
+			l->on_break(l, reason, l->arg);
+	}
+	for (size_t i = 0; i < ls->n; i++) {
+		struct lease_ctx *c = ls->v[i]->ctx;
+
+		spin_lock(&c->lock);
+		ctx_release_hold(c, ls->v[i]);
+		spin_unlock(&c->lock);
+	}
+	ls->n = 0;
+}
+
+/*
+ * record_revoked -- enter the revoked leases' blocks in the shared
+ * quarantine table, then tell their holders.  The holds taken by revoke_awaited()
+ * become the entries' holds (released by quarantine_release on put).
+ */
+static bool
+record_revoked(struct shared_file *sf, struct pml_region *r,
+		struct lease_list *ls, struct range barrier)
+{
+	struct visit s = { r, barrier, NULL };
+	struct lease_list breaks = { 0 };
+	bool recorded = true;
+
+	for (size_t i = 0; i < ls->n; i++) {
+		struct pml_lease *l = ls->v[i];
+		struct range b = lease_blocks(&s, l);
+		struct lease_ctx *c = l->ctx;
+		bool tell;
+
+		/*
+		 * Table full: no entry, so no hold -- and no "revoked" ack, so
+		 * the owner, not seeing its blocks kept, gives up rather than
+		 * deallocating them.
+		 */
+		if (recorded && quarantine_add(sf, b.start, b.end, l))
+			recorded = false;
+		spin_lock(&c->lock);
+		if (!recorded)
+			ctx_release_hold(c, l);
+		tell = (l->flags & LEASE_BREAK_REVOKED) && l->on_break &&
+			lease_state(l) != LEASE_FREE;
+		l->flags &= (uint8_t)~LEASE_BREAK_REVOKED;
+		if (tell)
+			l->holds++;
+		spin_unlock(&c->lock);
+		if (tell)
+			lease_list_push(&breaks, l);
+	}
+	call_breaks(&breaks, PML_BREAK_REVOKED);
+	free(breaks.v);
+	ls->n = 0;
+	return recorded;
+}
+
+/*
+ * apply_size -- keep a region's mapping and view in step with the file's
+ * size.  Never waits for the region's layout: its owner may be waiting for
+ * this very pass.  Returns false if the region was busy (try again later).
+ * Called with region->mutex held; returns with it released.
+ */
+static bool
+apply_size(struct pml_region *r, uint64_t size)
+{
+	if (r->layout_busy) {
+		region_unlock(r);
+		return false;
+	}
+	r->layout_busy = true;
+	region_unlock(r);
+
+	uint64_t old = atomic_load(&r->size);
+	int ret = 0;
+
+	if (size > old)
+		ret = mapping_grow(r, size);
+	else if (size < old)
+		ret = mapping_protect(r, size, old, false);
+	region_lock(r);
+	if (!ret) {
+		atomic_store(&r->size, size);
+		view_publish(r);
+	}
+	region_unlock(r);
+	region_layout_end(r);
+	return true;
+}
+
+/*
+ * agent_apply -- one pass over this process's regions on sf; see above.
+ * skip: a region whose layout the caller owns (its size it set itself).
+ * Caller holds sf->apply_lock.
+ */
+void
+agent_apply(struct shared_file *sf, struct pml_region *skip)
+{
+	struct shm_snapshot *s = sf->snap;
+
+	if (shm_snapshot(sf, s))
+		return;		/* corrupt: reported to whoever asks */
+	atomic_store(&sf->seen_state_seq, s->state_seq);
+
+	bool up = s->phase != SHM_PHASE_NONE;
+	struct range bar = { s->start, s->end };
+	struct lease_list breaks = { 0 }, revoked = { 0 };
+	struct shm_slot *me = &sf->h->slots[sf->slot];
+	bool revoke_ok = true;
+
+	/* counted as one pending lease while we mark, so no put acks early */
+	atomic_fetch_add(&sf->pending, 1);
+	atomic_store(&sf->serving_seq, up ? s->seq : 0);
+
+	for (unsigned i = 0; i < sf->napply; i++) {
+		struct pml_region *r = sf->apply[i];
+		struct visit v = { r, bar, &breaks };
+		bool publish = false;
+
+		region_lock(r);
+		if (r->state != REGION_OPEN) {
+			region_unlock(r);
+			continue;
+		}
+		publish = quarantine_mirror(r, s);
+		if (r->applied_seq && (!up || r->applied_seq != s->seq)) {
+			/* the barrier we applied is gone, or replaced */
+			struct visit old = { r, r->barrier, NULL };
+
+			visit_all(&old, unmark);
+			r->barrier_up = false;
+			r->applied_seq = 0;
+			publish = true;
+		}
+		if (up && r->applied_seq != s->seq) {
+			r->barrier = bar;
+			r->barrier_up = true;
+			r->applied_seq = s->seq;
+			r->revoke_applied = false;
+			view_publish(r);	/* no new lease enters the range */
+			publish = false;
+			visit_all(&v, mark);
+		}
+		if (up && s->phase == SHM_PHASE_REVOKE && !r->revoke_applied) {
+			struct visit rv = { r, bar, &revoked };
+
+			visit_all(&rv, revoke_awaited);
+			r->revoke_applied = !revoked.oom;
+		}
+		if (publish)
+			view_publish(r);
+		region_unlock(r);
+
+		if (revoked.n && !record_revoked(sf, r, &revoked, bar))
+			revoke_ok = false;
+		if (revoked.oom)
+			revoke_ok = false;
+	}
+	free(revoked.v);
+	call_breaks(&breaks, PML_BREAK_LAYOUT);
+	free(breaks.v);
+
+	if (up) {
+		atomic_store(&me->ack_seq, s->seq);
+		if (s->phase == SHM_PHASE_REVOKE && revoke_ok)
+			atomic_store(&me->revoked_seq, s->seq);
+	}
+	if (atomic_fetch_sub(&sf->pending, 1) == 1 && up)
+		atomic_store(&me->drained_seq, s->seq);
+	if (up)
+		shm_wake_owner(sf);
+
+	for (unsigned i = 0; i < sf->napply; i++) {
+		struct pml_region *r = sf->apply[i];
+
+		region_lock(r);
+		if (r != skip && r->state == REGION_OPEN &&
+				atomic_load(&r->size) != s->size &&
+				s->size != UINT64_MAX) {
+			if (!apply_size(r, s->size))	/* unlocks */
+				atomic_store(&sf->seen_state_seq, 0);
+		} else {
+			region_unlock(r);
+		}
+	}
+}
+
+/*
+ * agent_pass -- take the pass lock and the list of regions, and apply.
+ * Pinning keeps the regions from being freed meanwhile: closing waits
+ * for the pass (shared_detach).
+ */
+static __thread bool tls_in_pass;
+
+void
+agent_pass(struct shared_file *sf, struct pml_region *skip)
+{
+	/*
+	 * Called from an on_break of a running pass (a put that lifted a
+	 * quarantine): that pass is followed by another, which applies it.
+	 */
+	if (tls_in_pass)
+		return;
+	pthread_mutex_lock(&sf->apply_lock);
+	tls_in_pass = true;
+	shared_regions_pin(sf);
+	agent_apply(sf, skip);
+	shared_regions_unpin(sf);
+	tls_in_pass = false;
+	pthread_mutex_unlock(&sf->apply_lock);
+}
+
+static void *
+agent_main(void *arg)
+{
+	struct shared_file *sf = arg;
+	struct shm_slot *me = &sf->h->slots[sf->slot];
+	sigset_t all;
+
+	/* signals are the application's: never deliver one here */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_setname_np(pthread_self(), "pml-agent");
+
+	while (!atomic_load(&sf->stopping)) {
+		uint32_t w = atomic_load(&me->wake);
+
+		if (atomic_load(&sf->h->state_seq) !=
+				atomic_load(&sf->seen_state_seq))
+			agent_pass(sf, NULL);
+		shared_housekeeping(sf);
+		shm_futex_wait(&me->wake, w, AGENT_PERIOD_MS);
+	}
+	return NULL;
+}
+
+int
+agent_start(struct shared_file *sf)
+{
+	int ret = pthread_create(&sf->agent, NULL, agent_main, sf);
+
+	if (ret)
+		return err_set(ret, "cannot start the lease agent thread");
+	sf->agent_running = true;
+	return 0;
+}
+
+void
+agent_stop(struct shared_file *sf)
+{
+	if (!sf->agent_running)
+		return;
+	atomic_store(&sf->stopping, true);
+	atomic_fetch_add(&sf->h->slots[sf->slot].wake, 1);
+	shm_futex_wake(&sf->h->slots[sf->slot].wake);
+	pthread_join(sf->agent, NULL);
+	sf->agent_running = false;
+}

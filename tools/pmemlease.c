@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pmemlease.c -- the pmemlease command: global options and the dispatcher.
+ *
+ * Subcommands parse their own options, so global options stop at the first
+ * word that is not one ("+" in the optstring): `pmemlease demo --keep` must
+ * hand --keep to demo, not reject it here.
+ */
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <pmemlease.h>
+
+#include "cli.h"
+
+#ifndef PML_TOOLS_VERSION
+#define PML_TOOLS_VERSION "unknown"
+#endif
+
+const char *cli_prog = "pmemlease";
+
+/*
+ * The command table.  Later subcommands (list, watch, punch, truncate,
+ * revoke) go here; help and the command list follow from it.
+ */
+static const struct cli_cmd commands[] = {
+	{ "demo", "show leases, the punch barrier and revoke on a temporary file",
+	  cmd_demo, usage_demo },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct cli_cmd *
+find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void
+print_exit_codes(FILE *out)
+{
+	fprintf(out,
+		"Exit status:\n"
+		"  %d  success\n"
+		"  %d  an operation failed, or the library did not behave as it promises\n"
+		"  %d  usage error (unknown command or option, bad argument)\n"
+		"  %d  the system would not let the command set up (file, memory, threads)\n",
+		CLI_EXIT_OK, CLI_EXIT_FAIL, CLI_EXIT_USAGE, CLI_EXIT_SYSTEM);
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s [--help] [--version] COMMAND [ARGS...]\n"
+		"\n"
+		"Inspect and drive DMA leases on persistent memory (devdax, fsdax, or a\n"
+		"plain file).\n"
+		"\n"
+		"Commands:\n", cli_prog);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name,
+			commands[i].summary);
+	fprintf(out,
+		"  %-10s %s\n"
+		"\n"
+		"Options:\n"
+		"  -h, --help     show this help, or COMMAND's with `%s help COMMAND`\n"
+		"  -V, --version  show the version and exit\n"
+		"\n", "help", "show help for a command", cli_prog);
+	print_exit_codes(out);
+}
+
+static void
+version(void)
+{
+	printf("%s %s (API %d.%d)\n", cli_prog, PML_TOOLS_VERSION,
+	       PMEMLEASE_MAJOR_VERSION, PMEMLEASE_MINOR_VERSION);
+}
+
+static int
+help_command(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	const struct cli_cmd *c = find_command(argv[1]);
+	if (c == NULL) {
+		fprintf(stderr, "%s: unknown command '%s'; see '%s --help'\n",
+			cli_prog, argv[1], cli_prog);
+		return CLI_EXIT_USAGE;
+	}
+	c->usage(stdout);
+	return CLI_EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	opterr = 0;	/* our own messages name the program consistently */
+	while ((opt = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			usage(stdout);
+			return CLI_EXIT_OK;
+		case 'V':
+			version();
+			return CLI_EXIT_OK;
+		default:
+			fprintf(stderr, "%s: unknown option '%s'; see '%s --help'\n",
+				cli_prog, argv[optind - 1], cli_prog);
+			return CLI_EXIT_USAGE;
+		}
+	}
+
+	if (optind >= argc) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+
+	char **sub_argv = argv + optind;
+	int sub_argc = argc - optind;
+
+	if (strcmp(sub_argv[0], "help") == 0)
+		return help_command(sub_argc, sub_argv);
+
+	const struct cli_cmd *c = find_command(sub_argv[0]);
+	if (c == NULL) {
+		fprintf(stderr, "%s: unknown command '%s'; see '%s --help'\n",
+			cli_prog, sub_argv[0], cli_prog);
+		return CLI_EXIT_USAGE;
+	}
+	/* getopt names argv[0] in its messages: "pmemlease demo: ..." */
+	char name[64];
+	snprintf(name, sizeof(name), "%s %s", cli_prog, c->name);
+	sub_argv[0] = name;
+	/* glibc re-initialises getopt for the new argv only when optind is 0 */
+	optind = 0;
+	opterr = 1;
+	return c->run(sub_argc, sub_argv);
+}
