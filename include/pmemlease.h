@@ -297,6 +297,98 @@ int pml_region_truncate(struct pml_region *region, uint64_t size,
  */
 int pml_region_quarantined(uint64_t *bytes, const struct pml_region *region);
 
+/* ------------------------------------------------ breaking without change */
+
+/*
+ * pml_region_break -- ask every holder of a lease over [offset,
+ * offset + length), in every process, to let go, and wait as a punch would
+ * -- but change nothing: no block is deallocated.  With a timeout and
+ * PML_ON_TIMEOUT_REVOKE the leases still held are revoked (their holders
+ * get on_break(PML_BREAK_REVOKED)); without a layout change there is
+ * nothing to quarantine.  What an administrator runs before taking a
+ * device away.  The range needs no alignment.
+ */
+int pml_region_break(struct pml_region *region, uint64_t offset,
+		uint64_t length, const struct pml_barrier_opts *opts);
+
+/* ------------------------------------------------------------ inspection */
+
+/*
+ * Every process that opens a file through the library shares its lease
+ * state (see libpmemlease(7)): a state file per file (by device and inode)
+ * in the runtime directory -- $PMEMLEASE_RUNTIME_DIR, else /run/pmemlease
+ * for root, else $XDG_RUNTIME_DIR/pmemlease.  A snapshot reads every state
+ * file there and asks each live holder's agent thread for its regions and
+ * leases (waiting up to timeout_ms for the answers).  What a tool like
+ * pmemlease-list(1) shows.
+ */
+struct pml_snapshot;
+
+struct pml_file_info {
+	dev_t dev;
+	ino_t ino;
+	uint64_t size;			/* the file's size as the library has it */
+	uint64_t quarantined;		/* bytes kept for revoked leases */
+	uint32_t nholders;		/* live processes with it open */
+	int barrier;			/* 1 while a punch/truncate/break waits */
+	uint64_t barrier_offset;
+	uint64_t barrier_length;
+	pid_t barrier_pid;
+	char state_path[4096];		/* the state file */
+	uint64_t reserved[8];
+};
+
+struct pml_holder_info {
+	pid_t pid;
+	uid_t uid;
+	char comm[16];
+	uint64_t started_ns;		/* CLOCK_REALTIME it opened the file */
+	int answered;			/* 0: its agent did not answer in time */
+	uint32_t nregions;
+	uint32_t nleases;
+	uint64_t reserved[8];
+};
+
+struct pml_holder_region_info {
+	char path[4096];		/* as the holder opened it */
+	enum pml_region_kind kind;
+	uint64_t size;
+	char device[32];
+	uint64_t reserved[8];
+};
+
+struct pml_lease_info {
+	uint32_t region;		/* index among the holder's regions */
+	unsigned flags;			/* PML_LEASE_REF, or 0 for a PIN */
+	uint64_t offset;
+	uint64_t length;
+	uint32_t refs;
+	int revoked;
+	uint64_t age_ms;		/* since acquire, +- 250 ms */
+	pid_t tid;			/* the thread that acquired it */
+	uint64_t reserved[4];
+};
+
+/*
+ * pml_snapshot_take -- read the runtime directory now.  path, if not NULL,
+ * limits it to the state of that one file; pid, if not 0, to that process.
+ */
+int pml_snapshot_take(struct pml_snapshot **snap, const char *path, pid_t pid,
+		uint32_t timeout_ms);
+void pml_snapshot_free(struct pml_snapshot **snap);
+
+unsigned pml_snapshot_nfiles(const struct pml_snapshot *snap);
+const struct pml_file_info *pml_snapshot_file(const struct pml_snapshot *snap,
+		unsigned file);
+const struct pml_holder_info *pml_snapshot_holder(
+		const struct pml_snapshot *snap, unsigned file, unsigned holder);
+const struct pml_holder_region_info *pml_snapshot_region(
+		const struct pml_snapshot *snap, unsigned file, unsigned holder,
+		unsigned region);
+const struct pml_lease_info *pml_snapshot_lease(
+		const struct pml_snapshot *snap, unsigned file, unsigned holder,
+		unsigned lease);
+
 /* ---------------------------------------------------------- persistence */
 
 /*

@@ -26,8 +26,11 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "lease.h"
@@ -161,7 +164,7 @@ call_breaks(struct lease_list *ls, enum pml_break_reason reason)
 			l->on_break(l, reason, l->arg);
 	}
 	for (size_t i = 0; i < ls->n; i++) {
-		struct lease_ctx *c = ls->v[i]->ctx;
+		struct lease_ctx *c = lease_ctx(ls->v[i]);
 
 		spin_lock(&c->lock);
 		ctx_release_hold(c, ls->v[i]);
@@ -177,28 +180,28 @@ call_breaks(struct lease_list *ls, enum pml_break_reason reason)
  */
 static bool
 record_revoked(struct shared_file *sf, struct pml_region *r,
-		struct lease_list *ls, struct range barrier)
+		struct lease_list *ls, struct range barrier, bool quarantine)
 {
 	struct visit s = { r, barrier, NULL };
 	struct lease_list breaks = { 0 };
-	bool recorded = true;
+	bool recorded = quarantine;
 
 	for (size_t i = 0; i < ls->n; i++) {
 		struct pml_lease *l = ls->v[i];
 		struct range b = lease_blocks(&s, l);
-		struct lease_ctx *c = l->ctx;
+		struct lease_ctx *c = lease_ctx(l);
 		bool tell;
 
 		/*
 		 * Table full: no entry, so no hold -- and no "revoked" ack, so
 		 * the owner, not seeing its blocks kept, gives up rather than
-		 * deallocating them.
+		 * deallocating them.  A break deallocates nothing: no entry.
 		 */
 		if (recorded && quarantine_add(sf, b.start, b.end, l))
 			recorded = false;
 		spin_lock(&c->lock);
 		if (!recorded)
-			ctx_release_hold(c, l);
+			ctx_release_hold(c, l);	/* no entry holds it */
 		tell = (l->flags & LEASE_BREAK_REVOKED) && l->on_break &&
 			lease_state(l) != LEASE_FREE;
 		l->flags &= (uint8_t)~LEASE_BREAK_REVOKED;
@@ -211,7 +214,7 @@ record_revoked(struct shared_file *sf, struct pml_region *r,
 	call_breaks(&breaks, PML_BREAK_REVOKED);
 	free(breaks.v);
 	ls->n = 0;
-	return recorded;
+	return recorded || !quarantine;
 }
 
 /*
@@ -310,7 +313,7 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 			view_publish(r);
 		region_unlock(r);
 
-		if (revoked.n && !record_revoked(sf, r, &revoked, bar))
+		if (revoked.n && !record_revoked(sf, r, &revoked, bar, !s->brk))
 			revoke_ok = false;
 		if (revoked.oom)
 			revoke_ok = false;
@@ -369,6 +372,101 @@ agent_pass(struct shared_file *sf, struct pml_region *skip)
 	pthread_mutex_unlock(&sf->apply_lock);
 }
 
+struct dump_visit {
+	struct pml_lease_info *v;
+	uint32_t n, cap;
+	uint32_t region;
+	uint32_t now;
+	pid_t tid;
+};
+
+static void
+dump_lease(struct pml_lease *l, void *arg)
+{
+	struct dump_visit *d = arg;
+
+	if (lease_state(l) == LEASE_FREE)
+		return;
+	if (d->n == d->cap) {
+		uint32_t cap = d->cap ? d->cap * 2 : 64;
+		struct pml_lease_info *v = realloc(d->v, cap * sizeof(*v));
+
+		if (!v)
+			return;	/* a shorter list; the dump says how many */
+		d->v = v;
+		d->cap = cap;
+	}
+	d->v[d->n++] = (struct pml_lease_info){
+		.region = d->region,
+		.flags = l->flags & PML_LEASE_REF,
+		.offset = l->offset,
+		.length = l->end - l->offset,
+		.refs = l->refs,
+		.revoked = lease_state(l) == LEASE_REVOKED,
+		.age_ms = (uint32_t)(d->now - l->born_ms),
+		.tid = d->tid,
+	};
+}
+
+/*
+ * agent_dump -- answer a lister: write our regions and leases on sf to the
+ * dump file.  Walks every context of every region (UINT64_MAX covers all).
+ */
+static void
+agent_dump(struct shared_file *sf)
+{
+	char path[4200], tmp[4300];
+	struct dump_visit d = { .now = atomic_load(&lease_clock) };
+	struct pml_holder_region_info *regs = NULL;
+	struct dump_header hdr = { .version = 1, .pid = getpid() };
+
+	memcpy(hdr.magic, DUMP_MAGIC, sizeof(hdr.magic));
+	if (dump_path(path, sizeof(path), sf->path, sf->slot))
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+
+	shared_regions_pin(sf);
+	regs = calloc(sf->napply ? sf->napply : 1, sizeof(*regs));
+	for (unsigned i = 0; regs && i < sf->napply; i++) {
+		struct pml_region *r = sf->apply[i];
+
+		snprintf(regs[i].path, sizeof(regs[i].path), "%.*s",
+				(int)sizeof(regs[i].path) - 1, r->path);
+		regs[i].kind = r->kind;
+		regs[i].size = atomic_load(&r->size);
+		memcpy(regs[i].device, r->device, sizeof(regs[i].device));
+		d.region = i;
+		region_lock(r);
+		for (struct lease_ctx *c = r->ctxs; c; c = c->next) {
+			d.tid = c->tid;
+			spin_lock(&c->lock);
+			ctx_for_each_overlap(c, 0, UINT64_MAX, dump_lease, &d);
+			spin_unlock(&c->lock);
+		}
+		region_unlock(r);
+		hdr.nregions++;
+	}
+	shared_regions_unpin(sf);
+	hdr.nleases = d.n;
+
+	int fd = regs ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+			O_CLOEXEC, 0600) : -1;
+
+	if (fd >= 0) {
+		bool ok = write(fd, &hdr, sizeof(hdr)) == sizeof(hdr) &&
+			write(fd, regs, hdr.nregions * sizeof(*regs)) ==
+				(ssize_t)(hdr.nregions * sizeof(*regs)) &&
+			write(fd, d.v, d.n * sizeof(*d.v)) ==
+				(ssize_t)(d.n * sizeof(*d.v));
+
+		close(fd);
+		if (!ok || rename(tmp, path))
+			unlink(tmp);
+	}
+	free(regs);
+	free(d.v);
+}
+
 static void *
 agent_main(void *arg)
 {
@@ -384,9 +482,18 @@ agent_main(void *arg)
 	while (!atomic_load(&sf->stopping)) {
 		uint32_t w = atomic_load(&me->wake);
 
+		lease_clock_tick();
+
 		if (atomic_load(&sf->h->state_seq) !=
 				atomic_load(&sf->seen_state_seq))
 			agent_pass(sf, NULL);
+
+		uint32_t req = atomic_load(&me->dump_req);
+
+		if (req != atomic_load(&me->dump_ack)) {
+			agent_dump(sf);
+			atomic_store(&me->dump_ack, req);
+		}
 		shared_housekeeping(sf);
 		shm_futex_wait(&me->wake, w, AGENT_PERIOD_MS);
 	}

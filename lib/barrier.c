@@ -36,6 +36,9 @@
 #include "shared.h"
 
 #define LIVENESS_CHECK_MS 100	/* how often a silent holder is checked */
+
+/* set by pml_region_break around its drain: a barrier that changes nothing */
+static __thread bool tls_breaking;
 #define REVOKE_GRACE_MS 1000	/* for holders to record their revokes */
 
 static struct timespec
@@ -128,6 +131,7 @@ set_phase(struct shared_file *sf, enum shm_phase phase, uint64_t *seq,
 		h->barrier_start = start;
 		h->barrier_end = end;
 		h->barrier_owner = sf->slot + 1;
+		h->barrier_break = tls_breaking;
 	} else if (phase == SHM_PHASE_NONE) {
 		h->barrier_owner = 0;
 	}
@@ -248,7 +252,7 @@ drain(struct pml_region *r, uint64_t start, uint64_t end,
 
 	struct timespec grace = deadline_after(REVOKE_GRACE_MS);
 
-	if (wait_holders(sf, seq, SHM_PHASE_REVOKE, &grace)) {
+	if (wait_holders(sf, seq, SHM_PHASE_REVOKE, &grace) && !tls_breaking) {
 		ret = quarantine_laggards(sf, seq, start, end);
 		if (ret)
 			goto retract;	/* blocks unaccounted for: keep them */
@@ -429,3 +433,46 @@ pml_region_truncate(struct pml_region *r, uint64_t size,
 	layout_leave(r);
 	return ret;
 }
+
+int
+pml_region_break(struct pml_region *r, uint64_t offset, uint64_t length,
+		const struct pml_barrier_opts *opts)
+{
+	static const struct pml_barrier_opts defaults;
+	const struct pml_barrier_opts *o = opts ? opts : &defaults;
+	uint64_t end = offset + length, seq;
+	int ret;
+
+	if ((ret = region_validate(r)) || (ret = check_opts(o)))
+		return ret;
+	if (length == 0)
+		return err_set(EINVAL, "break length is 0");
+	if (end < offset)
+		return err_set(EINVAL, "break offset %" PRIu64 " + length %"
+				PRIu64 " overflows", offset, length);
+
+	struct timespec deadline = deadline_after(o->timeout_ms);
+
+	ret = layout_enter(r, o, &deadline);
+	if (ret)
+		return ret;
+
+	uint64_t size = atomic_load(&r->size);
+
+	if (end > size) {
+		ret = err_set(EINVAL, "break [%" PRIu64 ", %" PRIu64 ") lies "
+				"past the region's end (size %" PRIu64 ")",
+				offset, end, size);
+	} else {
+		tls_breaking = true;
+		ret = drain(r, offset, end, o, &deadline, &seq);
+		tls_breaking = false;
+		if (!ret) {
+			set_phase(r->shared, SHM_PHASE_NONE, &seq, 0, 0, NULL);
+			own_pass(r->shared, r);
+		}
+	}
+	layout_leave(r);
+	return ret;
+}
+

@@ -16,18 +16,25 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "lease.h"
 #include "region.h"
 #include "shared.h"
 
-#define SLAB_LEASES 63
+_Atomic uint32_t lease_clock;
 
-struct lease_slab {
-	struct pml_lease leases[SLAB_LEASES];
-	struct lease_slab *next;
-} __attribute__((aligned(CACHELINE)));
+void
+lease_clock_tick(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	atomic_store_explicit(&lease_clock, (uint32_t)(t.tv_sec * 1000 +
+			t.tv_nsec / 1000000), memory_order_relaxed);
+}
 
 /* ---------------------------------------------- the thread's contexts */
 
@@ -143,6 +150,7 @@ ctx_find_locked(struct lease_ctx **out, struct pml_region *r)
 	}
 	if (orphan) {
 		orphan->owner = tls_serial;
+		orphan->tid = gettid();
 		*out = orphan;
 		return 0;
 	}
@@ -162,6 +170,7 @@ ctx_find_locked(struct lease_ctx **out, struct pml_region *r)
 	spin_init(&c->lock);
 	c->mask = 15;
 	c->owner = tls_serial;
+	c->tid = gettid();
 	c->region = r;
 	c->next = r->ctxs;
 	r->ctxs = c;
@@ -349,15 +358,14 @@ free_pop(struct lease_ctx *ctx)
 static int __attribute__((noinline))
 ctx_refill(struct lease_ctx *ctx)
 {
-	struct lease_slab *s = aligned_alloc(CACHELINE, sizeof(*s));
+	struct lease_slab *s = aligned_alloc(SLAB_SIZE, sizeof(*s));
 
 	if (!s)
 		return -ENOMEM;
 	memset(s, 0, sizeof(*s));
-	for (unsigned i = 0; i < SLAB_LEASES; i++) {
-		s->leases[i].ctx = ctx;
+	s->ctx = ctx;
+	for (unsigned i = 0; i < SLAB_LEASES; i++)
 		free_push(ctx, &s->leases[i]);
-	}
 	s->next = ctx->slabs;
 	ctx->slabs = s;
 	if (ctx->nindexed > 2 * (ctx->mask + 1))
@@ -459,6 +467,8 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 		}
 		l->offset = offset;
 		l->end = end;
+		l->born_ms = atomic_load_explicit(&lease_clock,
+				memory_order_relaxed);
 		l->on_break = ops ? ops->on_break : NULL;
 		l->arg = arg;
 		l->refs = 1;
@@ -480,7 +490,7 @@ pml_lease_addr(const struct pml_lease *lease)
 		err_set(EINVAL, lease ? "lease was released" : "lease is NULL");
 		return NULL;
 	}
-	return lease->ctx->region->base + lease->offset;
+	return lease_ctx(lease)->region->base + lease->offset;
 }
 
 uint64_t
@@ -524,7 +534,7 @@ pml_lease_get(struct pml_lease *lease)
 	if (!lease)
 		return err_set(EINVAL, "lease is NULL");
 
-	struct lease_ctx *ctx = lease->ctx;
+	struct lease_ctx *ctx = lease_ctx(lease);
 	int ret = 0;
 
 	spin_lock(&ctx->lock);
@@ -559,7 +569,7 @@ pml_lease_put(struct pml_lease *lease)
 	if (!lease)
 		return err_set(EINVAL, "lease is NULL");
 
-	struct lease_ctx *ctx = lease->ctx;
+	struct lease_ctx *ctx = lease_ctx(lease);
 
 	spin_lock(&ctx->lock);
 

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "region.h"
 #include "spinlock.h"
@@ -40,7 +41,8 @@ typedef void (*on_break_fn)(struct pml_lease *, enum pml_break_reason,
 struct pml_lease {
 	uint64_t offset;
 	uint64_t end;
-	struct lease_ctx *ctx;
+	uint32_t born_ms;		/* lease_clock at acquire */
+	uint32_t spare;
 	on_break_fn on_break;
 	void *arg;
 	struct pml_lease *next;		/* index chain, or the free list */
@@ -57,11 +59,41 @@ struct pml_lease {
 _Static_assert(sizeof(struct pml_lease) == CACHELINE,
 		"a lease is one cache line");
 
-struct lease_slab;
+/*
+ * Leases come in slabs of one page, aligned to it, whose first line says
+ * which context they belong to: a lease finds its context from its own
+ * address, and keeps its line for what the inspection tools show.
+ */
+#define SLAB_SIZE 4096
+#define SLAB_LEASES (SLAB_SIZE / CACHELINE - 1)
+
+struct lease_slab {
+	struct lease_ctx *ctx;
+	struct lease_slab *next;
+	struct pml_lease leases[SLAB_LEASES] __attribute__((aligned(CACHELINE)));
+} __attribute__((aligned(SLAB_SIZE)));
+
+_Static_assert(sizeof(struct lease_slab) == SLAB_SIZE, "a slab is a page");
+
+static inline struct lease_ctx *
+lease_ctx(const struct pml_lease *l)
+{
+	return ((const struct lease_slab *)((uintptr_t)l &
+			~(uintptr_t)(SLAB_SIZE - 1)))->ctx;
+}
+
+/*
+ * lease_clock -- milliseconds, kept by the agent threads and the slow
+ * paths, read by acquires for the lease's age: one load of a variable
+ * written a few times a second, instead of a clock read per acquire.
+ */
+extern _Atomic uint32_t lease_clock;
+void lease_clock_tick(void);
 
 struct lease_ctx {
 	_Alignas(CACHELINE) struct spinlock lock;
 	uint64_t owner;			/* thread serial; 0 = orphaned */
+	pid_t tid;			/* the owner's thread id, for tools */
 	struct pml_region *region;
 	struct pml_lease **buckets;
 	uint64_t mask;			/* nbuckets - 1 */

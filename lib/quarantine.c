@@ -85,7 +85,7 @@ quarantine_release(struct pml_region *r, const struct pml_lease *lease)
 	}
 
 	/* the lease's memory is held until here: nothing reused it */
-	struct lease_ctx *ctx = lease->ctx;
+	struct lease_ctx *ctx = lease_ctx(lease);
 
 	spin_lock(&ctx->lock);
 	while (n--)

@@ -35,6 +35,9 @@ region_close_epoch(void)
 	return atomic_load_explicit(&close_epoch, memory_order_acquire);
 }
 
+/* regions the parent had open when this process was forked */
+static struct pml_region *inherited;
+
 int
 region_validate(const struct pml_region *region)
 {
@@ -42,15 +45,68 @@ region_validate(const struct pml_region *region)
 		return err_set(EINVAL, "region is NULL");
 
 	pthread_mutex_lock(&registry_lock);
-	struct pml_region *r = registry;
+	struct pml_region *r = registry, *f = inherited;
 
 	while (r && r != region)
 		r = r->next_open;
+	while (!r && f && f != region)
+		f = f->next_open;
 	pthread_mutex_unlock(&registry_lock);
+	if (!r && f)
+		return err_set(ECHILD, "region %p was opened by the parent "
+				"process: regions are not inherited across "
+				"fork(); open the file again", (const void *)region);
 	if (!r)
 		return err_set(EBADF, "region %p is not open (closed already?)",
 				(const void *)region);
 	return 0;
+}
+
+/*
+ * fork: the child has none of the parent's threads (no agent), shares its
+ * state-file descriptions (and with them its liveness locks), and may have
+ * copied a lock mid-update.  So the child starts from nothing: the
+ * parent's regions are refused with ECHILD, and a region the child opens
+ * gets its own slot and agent.  The parent's mappings stay in the child's
+ * address space, untouched and unused.
+ */
+static void
+fork_prepare(void)
+{
+	pthread_mutex_lock(&registry_lock);
+	shared_fork_prepare();
+}
+
+static void
+fork_parent(void)
+{
+	shared_fork_parent();
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static void
+fork_child(void)
+{
+	shared_fork_child();
+	if (registry) {
+		struct pml_region *last = registry;
+
+		while (last->next_open)
+			last = last->next_open;
+		last->next_open = inherited;
+		inherited = registry;
+		registry = NULL;
+	}
+	atomic_fetch_add(&close_epoch, 1);	/* no cached context is ours */
+	pthread_mutex_init(&registry_lock, NULL);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void
+atfork_register(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 /*
@@ -256,6 +312,7 @@ pml_region_open(struct pml_region **region, const char *path,
 		return err_set(EINVAL, "path is NULL");
 	if (!opts)
 		opts = &defaults;
+	pthread_once(&atfork_once, atfork_register);
 	if (opts->flags & ~PML_REGION_CREATE)
 		return err_set(EINVAL, "unknown region flags 0x%x", opts->flags);
 

@@ -583,11 +583,21 @@ state_leave(struct shared_file *sf)
 {
 	struct shm_header *h = sf->h;
 
+	char dump[4200];
+
 	if (flock(sf->fd, LOCK_EX) == 0) {
 		atomic_store(&h->slots[sf->slot].used, 0);
 		(void) liveness_lock(sf->fd, sf->slot, F_OFD_SETLK, F_UNLCK);
-		if (!h->nquar && !anyone_attached(sf))
+		if (dump_path(dump, sizeof(dump), sf->path, sf->slot) == 0)
+			(void) unlink(dump);
+		if (!h->nquar && !anyone_attached(sf)) {
+			/* and the answers dead processes left behind */
+			for (uint32_t i = 0; i < SHM_SLOTS; i++)
+				if (dump_path(dump, sizeof(dump), sf->path, i)
+						== 0)
+					(void) unlink(dump);
 			(void) unlink(sf->path);
+		}
 		flock(sf->fd, LOCK_UN);
 	}
 }
@@ -784,6 +794,7 @@ shm_snapshot(struct shared_file *sf, struct shm_snapshot *s)
 		s->end = h->barrier_end;
 		s->owner = h->barrier_owner;
 		s->phase = h->barrier_phase;
+		s->brk = h->barrier_break;
 		s->nquar = h->nquar;
 		memcpy(s->quar, h->quar, h->nquar * sizeof(h->quar[0]));
 	}
@@ -877,5 +888,45 @@ shared_size(struct pml_region *r, uint64_t *size)
 	}
 	shm_unlock(sf);
 	return 0;
+}
+
+/* dump_path -- where slot's answer to a lister goes */
+int
+dump_path(char *buf, size_t n, const char *state_path, uint32_t slot)
+{
+	int len = snprintf(buf, n, "%s.%u.dump", state_path, slot);
+
+	if (len < 0 || (size_t)len >= n)
+		return err_set(ENAMETOOLONG, "dump path too long");
+	return 0;
+}
+
+void
+shared_fork_prepare(void)
+{
+	pthread_mutex_lock(&shared_files_lock);
+}
+
+void
+shared_fork_parent(void)
+{
+	pthread_mutex_unlock(&shared_files_lock);
+}
+
+/*
+ * shared_fork_child -- forget the parent's shared files: their agents are
+ * not here, their slots are the parent's.  Our copies of their descriptors
+ * are closed -- the parent's, open on the same descriptions, keep its
+ * liveness locks.  The memory is left as it is: a lock copied mid-update
+ * must not be touched.
+ */
+void
+shared_fork_child(void)
+{
+	for (struct shared_file *sf = shared_files; sf; sf = sf->next)
+		if (sf->fd >= 0)
+			close(sf->fd);
+	shared_files = NULL;
+	pthread_mutex_init(&shared_files_lock, NULL);
 }
 

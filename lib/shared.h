@@ -105,6 +105,10 @@ struct shm_header {
 	uint64_t barrier_end;
 	uint32_t barrier_owner;		/* slot + 1 */
 	uint32_t barrier_phase;		/* enum shm_phase */
+	uint32_t barrier_break;		/* 1: pml_region_break, no layout
+					 * change, so revokes quarantine
+					 * nothing */
+	uint32_t pad;
 	_Atomic uint64_t state_seq;	/* bumped by every change above */
 	uint32_t nquar;
 	uint32_t lift_pending;
@@ -130,6 +134,7 @@ struct shm_snapshot {
 	uint64_t end;
 	uint32_t owner;
 	uint32_t phase;
+	uint32_t brk;
 	uint32_t nquar;
 	struct shm_quar quar[SHM_QUAR_MAX];
 };
@@ -197,6 +202,28 @@ void shared_layout_end(struct shared_file *sf);
 int shm_check(struct shared_file *sf);
 void shm_reap_dead(struct shared_file *sf);
 int runtime_dir(char *buf, size_t n);
+void shared_fork_prepare(void);
+void shared_fork_parent(void);
+void shared_fork_child(void);
+
+/*
+ * The answer to a dump request (inspect.c asks, agent.c answers): the
+ * holder's regions and leases, in a file next to the state file, written
+ * whole and renamed into place.
+ */
+#define DUMP_MAGIC "PMLDUMP1"
+
+struct dump_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t nregions;
+	uint32_t nleases;
+	int32_t pid;
+	uint64_t reserved[4];
+	/* nregions pml_holder_region_info, then nleases pml_lease_info */
+};
+
+int dump_path(char *buf, size_t n, const char *state_path, uint32_t slot);
 
 /* agent.c */
 int agent_start(struct shared_file *sf);
