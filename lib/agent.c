@@ -59,7 +59,7 @@ lease_list_push(struct lease_list *ls, struct pml_lease *l)
 struct visit {
 	struct pml_region *r;
 	struct range range;
-	struct lease_list *list;
+	struct lease_list *list;	/* NULL: wait, but break nobody */
 };
 
 /* the part of l's range inside the barrier, rounded out to whole blocks */
@@ -99,8 +99,8 @@ mark(struct pml_lease *l, void *arg)
 		l->flags |= LEASE_AWAITED;
 		atomic_fetch_add(&s->r->shared->pending, 1);
 	}
-	if (lease_state(l) == LEASE_LIVE && !(l->flags & PML_LEASE_REF) &&
-			l->on_break) {
+	if (s->list && lease_state(l) == LEASE_LIVE &&
+			!(l->flags & PML_LEASE_REF) && l->on_break) {
 		lease_list_push(s->list, l);
 		if (!s->list->oom)
 			l->holds++;	/* its memory stays ours for the call */
@@ -266,6 +266,13 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 
 	bool up = s->phase != SHM_PHASE_NONE;
 	struct range bar = { s->start, s->end };
+	/*
+	 * Only our own user, or root, may break or revoke our leases.  Any
+	 * barrier still keeps new leases out of the range -- a device must
+	 * not start writing into blocks being taken away -- and is waited
+	 * for; that is no privilege.
+	 */
+	bool may_break = s->owner_uid == geteuid() || s->owner_uid == 0;
 	struct lease_list breaks = { 0 }, revoked = { 0 };
 	struct shm_slot *me = &sf->h->slots[sf->slot];
 	bool revoke_ok = true;
@@ -276,7 +283,7 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 
 	for (unsigned i = 0; i < sf->napply; i++) {
 		struct pml_region *r = sf->apply[i];
-		struct visit v = { r, bar, &breaks };
+		struct visit v = { r, bar, may_break ? &breaks : NULL };
 		bool publish = false;
 
 		region_lock(r);
@@ -303,7 +310,8 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 			publish = false;
 			visit_all(&v, mark);
 		}
-		if (up && s->phase == SHM_PHASE_REVOKE && !r->revoke_applied) {
+		if (up && s->phase == SHM_PHASE_REVOKE && !r->revoke_applied &&
+				may_break) {
 			struct visit rv = { r, bar, &revoked };
 
 			visit_all(&rv, revoke_awaited);
@@ -324,7 +332,7 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 
 	if (up) {
 		atomic_store(&me->ack_seq, s->seq);
-		if (s->phase == SHM_PHASE_REVOKE && revoke_ok)
+		if (s->phase == SHM_PHASE_REVOKE && revoke_ok && may_break)
 			atomic_store(&me->revoked_seq, s->seq);
 	}
 	if (atomic_fetch_sub(&sf->pending, 1) == 1 && up)

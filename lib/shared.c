@@ -795,6 +795,8 @@ shm_snapshot(struct shared_file *sf, struct shm_snapshot *s)
 		s->owner = h->barrier_owner;
 		s->phase = h->barrier_phase;
 		s->brk = h->barrier_break;
+		s->owner_uid = s->owner && s->owner <= SHM_SLOTS ?
+			h->slots[s->owner - 1].uid : UINT32_MAX;
 		s->nquar = h->nquar;
 		memcpy(s->quar, h->quar, h->nquar * sizeof(h->quar[0]));
 	}

@@ -133,6 +133,7 @@ struct shm_snapshot {
 	uint64_t start;
 	uint64_t end;
 	uint32_t owner;
+	uint32_t owner_uid;
 	uint32_t phase;
 	uint32_t brk;
 	uint32_t nquar;
