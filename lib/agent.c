@@ -355,13 +355,33 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 	}
 }
 
-/*
- * agent_pass -- take the pass lock and the list of regions, and apply.
- * Pinning keeps the regions from being freed meanwhile: closing waits
- * for the pass (shared_detach).
- */
 static __thread bool tls_in_pass;
+static __thread struct shared_file *tls_held;
 
+/*
+ * agent_hold -- a barrier owner keeps passes to itself from raising a
+ * phase until its own pass is done, so that its own process's PINs are
+ * broken by the thread that asked, never by the agent thread.
+ */
+void
+agent_hold(struct shared_file *sf)
+{
+	pthread_mutex_lock(&sf->apply_lock);
+	tls_held = sf;
+}
+
+void
+agent_release(struct shared_file *sf)
+{
+	tls_held = NULL;
+	pthread_mutex_unlock(&sf->apply_lock);
+}
+
+/*
+ * agent_pass -- take the pass lock (unless we hold it) and the list of
+ * regions, and apply.  Pinning keeps the regions from being freed
+ * meanwhile: closing waits for the pass (shared_detach).
+ */
 void
 agent_pass(struct shared_file *sf, struct pml_region *skip)
 {
@@ -371,13 +391,18 @@ agent_pass(struct shared_file *sf, struct pml_region *skip)
 	 */
 	if (tls_in_pass)
 		return;
-	pthread_mutex_lock(&sf->apply_lock);
+
+	bool held = tls_held == sf;
+
+	if (!held)
+		pthread_mutex_lock(&sf->apply_lock);
 	tls_in_pass = true;
 	shared_regions_pin(sf);
 	agent_apply(sf, skip);
 	shared_regions_unpin(sf);
 	tls_in_pass = false;
-	pthread_mutex_unlock(&sf->apply_lock);
+	if (!held)
+		pthread_mutex_unlock(&sf->apply_lock);
 }
 
 struct dump_visit {

@@ -205,11 +205,25 @@ quarantine_laggards(struct shared_file *sf, uint64_t seq, uint64_t start,
 	return ret;
 }
 
-/* run this process's own pass: we hold r's layout, so skip its size */
-static void
-own_pass(struct shared_file *sf, struct pml_region *r)
+/*
+ * phase -- set the barrier's phase and run this process's own pass, with
+ * no agent pass in between (agent_hold): our own leases are broken by this
+ * thread.  We hold r's layout, so the pass skips r's size.
+ */
+static int
+phase(struct pml_region *r, enum shm_phase ph, uint64_t *seq, uint64_t start,
+		uint64_t end, const uint64_t *size)
 {
-	agent_pass(sf, r);
+	struct shared_file *sf = r->shared;
+
+	agent_hold(sf);
+
+	int ret = set_phase(sf, ph, seq, start, end, size);
+
+	if (!ret)
+		agent_pass(sf, r);
+	agent_release(sf);
+	return ret;
 }
 
 /*
@@ -224,12 +238,11 @@ drain(struct pml_region *r, uint64_t start, uint64_t end,
 {
 	struct shared_file *sf = r->shared;
 	uint64_t seq;
-	int ret = set_phase(sf, SHM_PHASE_DRAIN, &seq, start, end, NULL);
+	int ret = phase(r, SHM_PHASE_DRAIN, &seq, start, end, NULL);
 
 	if (ret)
 		return ret;
 	*seqp = seq;
-	own_pass(sf, r);
 
 	ret = wait_holders(sf, seq, SHM_PHASE_DRAIN,
 			o->timeout_ms ? deadline : NULL);
@@ -245,10 +258,9 @@ drain(struct pml_region *r, uint64_t start, uint64_t end,
 	ret = may_revoke(sf, seq);
 	if (ret)
 		goto retract;
-	ret = set_phase(sf, SHM_PHASE_REVOKE, &seq, start, end, NULL);
+	ret = phase(r, SHM_PHASE_REVOKE, &seq, start, end, NULL);
 	if (ret)
 		goto retract;
-	own_pass(sf, r);
 
 	struct timespec grace = deadline_after(REVOKE_GRACE_MS);
 
@@ -260,8 +272,7 @@ drain(struct pml_region *r, uint64_t start, uint64_t end,
 	return 0;
 
 retract:
-	set_phase(sf, SHM_PHASE_NONE, &seq, start, end, NULL);
-	own_pass(sf, r);
+	phase(r, SHM_PHASE_NONE, &seq, start, end, NULL);
 	return ret;
 }
 
@@ -373,8 +384,7 @@ pml_region_punch(struct pml_region *r, uint64_t offset, uint64_t length,
 	} else if (!(ret = drain(r, offset, end, o, &deadline, &seq))) {
 		/* steps 5 and 6 for what no quarantine keeps */
 		ret = quarantine_dealloc_free_parts(r, offset, end);
-		set_phase(r->shared, SHM_PHASE_NONE, &seq, 0, 0, NULL);
-		own_pass(r->shared, r);
+		phase(r, SHM_PHASE_NONE, &seq, 0, 0, NULL);
 	}
 	layout_leave(r);
 	return ret;
@@ -417,7 +427,7 @@ pml_region_truncate(struct pml_region *r, uint64_t size,
 			atomic_store(&r->size, size);
 			view_publish(r);
 			region_unlock(r);
-			set_phase(r->shared, SHM_PHASE_NONE, &seq, 0, 0, &size);
+			phase(r, SHM_PHASE_NONE, &seq, 0, 0, &size);
 		}
 	} else if (size < old && !(ret = drain(r, size, old, o, &deadline,
 			&seq))) {
@@ -427,8 +437,7 @@ pml_region_truncate(struct pml_region *r, uint64_t size,
 		view_publish(r);
 		region_unlock(r);
 		ret = quarantine_dealloc_free_parts(r, size, old);
-		set_phase(r->shared, SHM_PHASE_NONE, &seq, 0, 0, &size);
-		own_pass(r->shared, r);
+		phase(r, SHM_PHASE_NONE, &seq, 0, 0, &size);
 	}
 	layout_leave(r);
 	return ret;
@@ -467,10 +476,8 @@ pml_region_break(struct pml_region *r, uint64_t offset, uint64_t length,
 		tls_breaking = true;
 		ret = drain(r, offset, end, o, &deadline, &seq);
 		tls_breaking = false;
-		if (!ret) {
-			set_phase(r->shared, SHM_PHASE_NONE, &seq, 0, 0, NULL);
-			own_pass(r->shared, r);
-		}
+		if (!ret)
+			phase(r, SHM_PHASE_NONE, &seq, 0, 0, NULL);
 	}
 	layout_leave(r);
 	return ret;

@@ -199,7 +199,7 @@ take_file(struct pml_snapshot *s, int dfd, const char *dir, const char *name,
 	f->info.ino = (ino_t)h->ino;
 	f->info.size = h->size == UINT64_MAX ? 0 : h->size;
 
-	uint32_t nquar = __atomic_load_n(&h->nquar, __ATOMIC_RELAXED);
+	uint32_t nquar = atomic_load(&h->nquar);
 
 	f->info.quarantined = quarantined(h, nquar > SHM_QUAR_MAX ?
 			SHM_QUAR_MAX : nquar);

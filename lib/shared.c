@@ -134,15 +134,16 @@ shm_bump(struct shared_file *sf)
 	atomic_fetch_add(&sf->h->state_seq, 1);
 }
 
-/* wake the agents of every other process with the file open */
+/*
+ * shm_wake_agents -- wake the agents of every other process with the file
+ * open.  Not ours: whoever changed the state runs our pass itself.
+ */
 void
 shm_wake_agents(struct shared_file *sf)
 {
 	for (uint32_t i = 0; i < SHM_SLOTS; i++)
 		if (i != sf->slot && atomic_load(&sf->h->slots[i].used))
 			futex_wake_all(&sf->h->slots[i].wake);
-	/* and our own: other regions of ours on the same file */
-	futex_wake_all(&sf->h->slots[sf->slot].wake);
 }
 
 void
@@ -816,7 +817,7 @@ shared_lift(struct shared_file *sf, struct pml_region *r)
 {
 	bool lifted = false;
 
-	while (__atomic_load_n(&sf->h->lift_pending, __ATOMIC_RELAXED) &&
+	while (atomic_load(&sf->h->lift_pending) &&
 	       shared_layout_begin(sf, NULL, true) == 0) {
 		region_layout_begin(r);
 		region_unlock(r);
@@ -838,8 +839,8 @@ shared_housekeeping(struct shared_file *sf)
 	struct shm_header *h = sf->h;
 
 	/* a glance without the lock: the next period looks again anyway */
-	if (!__atomic_load_n(&h->nquar, __ATOMIC_RELAXED) &&
-	    !__atomic_load_n(&h->barrier_phase, __ATOMIC_RELAXED) &&
+	if (!atomic_load(&h->nquar) &&
+	    !atomic_load(&h->barrier_phase) &&
 	    !atomic_load(&h->layout_owner))
 		return;
 	if (shm_lock(sf))

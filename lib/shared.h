@@ -104,14 +104,15 @@ struct shm_header {
 	uint64_t barrier_start;
 	uint64_t barrier_end;
 	uint32_t barrier_owner;		/* slot + 1 */
-	uint32_t barrier_phase;		/* enum shm_phase */
+	_Atomic uint32_t barrier_phase;	/* enum shm_phase */
 	uint32_t barrier_break;		/* 1: pml_region_break, no layout
 					 * change, so revokes quarantine
 					 * nothing */
 	uint32_t pad;
 	_Atomic uint64_t state_seq;	/* bumped by every change above */
-	uint32_t nquar;
-	uint32_t lift_pending;
+	/* these three are glanced at without the lock, hence atomic */
+	_Atomic uint32_t nquar;
+	_Atomic uint32_t lift_pending;
 	struct shm_quar quar[SHM_QUAR_MAX];
 	struct shm_slot slots[SHM_SLOTS];
 };
@@ -231,6 +232,8 @@ int agent_start(struct shared_file *sf);
 void agent_stop(struct shared_file *sf);
 void agent_apply(struct shared_file *sf, struct pml_region *skip);
 void agent_pass(struct shared_file *sf, struct pml_region *skip);
+void agent_hold(struct shared_file *sf);
+void agent_release(struct shared_file *sf);
 
 /* quarantine.c, on the shared table */
 int quarantine_add(struct shared_file *sf, uint64_t start, uint64_t end,
