@@ -22,7 +22,8 @@
  * must have completed before the punch returns.
  *
  * usage: uring_dma [options] REGION SOURCE
- *   REGION  a devdax device, an fsdax file or a plain file (created)
+ *   REGION  a devdax device, an fsdax file or a plain file (created); the
+ *           bytes used are [--offset, --offset + --size)
  *   SOURCE  a block device or file read with O_DIRECT (filled first)
  */
 #include <errno.h>
@@ -56,7 +57,7 @@ static struct {
 	struct pml_region *region;
 	struct pml_region_info info;
 	int src_fd;
-	uint64_t size;		/* bytes of the region we use */
+	uint64_t off, size;	/* the bytes of the region we use */
 	uint64_t src_size;
 	struct io_uring ring;
 
@@ -113,7 +114,7 @@ block_matches(const char *addr, uint64_t model)
 static void
 check_range(uint64_t off, uint64_t len, const char *when)
 {
-	const char *base = pml_region_base(g.region);
+	const char *base = (const char *)pml_region_base(g.region) + g.off;
 
 	for (uint64_t b = off / BLK; b < (off + len) / BLK; b++) {
 		if (!block_matches(base + b * BLK, g.model[b])) {
@@ -189,7 +190,7 @@ submitter(void *unused)
 			pthread_mutex_unlock(&g.lock);
 			continue;
 		}
-		int ret = pml_lease_acquire(&r->lease, g.region, off, len,
+		int ret = pml_lease_acquire(&r->lease, g.region, g.off + off, len,
 				PML_LEASE_PIN | PML_LEASE_NOWAIT, &lease_ops, r);
 		if (ret) {
 			pthread_mutex_unlock(&g.lock);
@@ -330,7 +331,7 @@ punch_once(void)
 	unsigned long seqs[DEPTH];
 	unsigned long nseq = fence(start, end, seqs);
 
-	if (pml_region_punch(g.region, start, end - start, NULL))
+	if (pml_region_punch(g.region, g.off + start, end - start, NULL))
 		FAIL("punch: %s", pml_errormsg());
 	unfence(start, end, seqs, nseq, "punch");
 	g.punches--;
@@ -344,9 +345,9 @@ truncate_once(void)
 	unsigned long seqs[DEPTH];
 	unsigned long nseq = fence(g.size - cut, g.size, seqs);
 
-	if (pml_region_truncate(g.region, g.size - cut, NULL))
+	if (pml_region_truncate(g.region, g.off + g.size - cut, NULL))
 		FAIL("shrink: %s", pml_errormsg());
-	if (pml_region_truncate(g.region, g.size, NULL))
+	if (pml_region_truncate(g.region, g.off + g.size, NULL))
 		FAIL("grow: %s", pml_errormsg());
 	unfence(g.size - cut, g.size, seqs, nseq, "truncate");
 	g.truncates--;
@@ -385,6 +386,7 @@ usage(void)
 		"  -n, --requests N   reads to issue (default 4000)\n"
 		"  -p, --punches N    punches meanwhile (default 200)\n"
 		"  -t, --truncates N  shrink+grow cycles (default 20; 0 on devdax)\n"
+		"  -o, --offset MIB   where in the region they start (default 0)\n"
 		"  -s, --size MIB     bytes of the region to use (default 32)\n"
 		"  -S, --source-size MIB  bytes of SOURCE to fill and read (default 16)\n"
 		"  -r, --seed N       random seed (default 1)\n");
@@ -398,6 +400,7 @@ main(int argc, char *argv[])
 		{ "requests", required_argument, NULL, 'n' },
 		{ "punches", required_argument, NULL, 'p' },
 		{ "truncates", required_argument, NULL, 't' },
+		{ "offset", required_argument, NULL, 'o' },
 		{ "size", required_argument, NULL, 's' },
 		{ "source-size", required_argument, NULL, 'S' },
 		{ "seed", required_argument, NULL, 'r' },
@@ -406,11 +409,12 @@ main(int argc, char *argv[])
 	int c;
 
 	g.src_size = 16u << 20;
-	while ((c = getopt_long(argc, argv, "n:p:t:s:S:r:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:p:t:o:s:S:r:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': g.requests = strtoul(optarg, NULL, 0); break;
 		case 'p': g.punches = strtoul(optarg, NULL, 0); break;
 		case 't': g.truncates = strtoul(optarg, NULL, 0); break;
+		case 'o': g.off = strtoull(optarg, NULL, 0) << 20; break;
 		case 's': g.size = strtoull(optarg, NULL, 0) << 20; break;
 		case 'S': g.src_size = strtoull(optarg, NULL, 0) << 20; break;
 		case 'r': g.seed = (unsigned)strtoul(optarg, NULL, 0); break;
@@ -431,14 +435,14 @@ main(int argc, char *argv[])
 	if (g.info.kind == PML_REGION_DEVDAX)
 		g.truncates = 0;	/* a device has a fixed size */
 	g.size = g.size / g.info.alignment * g.info.alignment;
-	if (g.info.size < g.size && (g.info.kind == PML_REGION_DEVDAX ||
-			pml_region_truncate(g.region, g.size, NULL))) {
+	if (g.info.size < g.off + g.size && (g.info.kind == PML_REGION_DEVDAX ||
+			pml_region_truncate(g.region, g.off + g.size, NULL))) {
 		fprintf(stderr, "uring_dma: region too small: %s\n",
 				pml_errormsg());
 		return 2;
 	}
 	/* start from a known state: all zeroes */
-	if (pml_region_punch(g.region, 0, g.size, NULL)) {
+	if (pml_region_punch(g.region, g.off, g.size, NULL)) {
 		fprintf(stderr, "uring_dma: %s\n", pml_errormsg());
 		return 2;
 	}
@@ -452,9 +456,10 @@ main(int argc, char *argv[])
 		perror(argv[optind + 1]);
 		return 2;
 	}
-	printf("uring_dma: %s region %s, %" PRIu64 " MiB used, alignment %"
-		PRIu64 "; source %s\n", pml_region_kind_name(g.info.kind),
-		argv[optind], g.size >> 20, g.info.alignment, argv[optind + 1]);
+	printf("uring_dma: %s region %s, %" PRIu64 " MiB used at %" PRIu64
+		" MiB, alignment %" PRIu64 "; source %s\n",
+		pml_region_kind_name(g.info.kind), argv[optind], g.size >> 20,
+		g.off >> 20, g.info.alignment, argv[optind + 1]);
 
 	unsigned long punches = g.punches, truncates = g.truncates;
 	pthread_t sub, rea;

@@ -46,6 +46,18 @@
  * put from another thread than the one that acquired it (completions run
  * elsewhere).  pml_region_close() must not race with other calls on the same
  * region: like close(2) against read(2), that is the caller's bug.
+ *
+ * Processes: every process that opens the same file or device through the
+ * library shares its lease state (by device and inode, not by path): a
+ * punch in one waits for the leases of all, a size change is seen by all,
+ * and a process that dies, however it dies, never blocks the others for
+ * more than about a second.  The state lives in a small file per data file
+ * in the runtime directory: $PMEMLEASE_RUNTIME_DIR, else /run/pmemlease for
+ * root, else $XDG_RUNTIME_DIR/pmemlease; processes of different users share
+ * state only through a directory they name alike.  Each process runs one
+ * agent thread per file, which applies what the others publish.  Regions
+ * are not inherited across fork(): the child gets -ECHILD for its parent's
+ * regions and opens its own.
  */
 #ifndef PMEMLEASE_H
 #define PMEMLEASE_H 1
@@ -171,11 +183,16 @@ struct pml_lease_ops {
 	 * on_break -- the holder is asked to let go of the lease.
 	 *
 	 * Called for PIN leases when a barrier needs their range
-	 * (PML_BREAK_LAYOUT), and for any lease the barrier revoked
-	 * (PML_BREAK_REVOKED).  It runs in the thread that raised the
-	 * barrier, with no library lock held: it may put the lease itself,
-	 * or arrange for the I/O to be cancelled and put on completion.  It
-	 * must not wait for the barrier that called it.  May be NULL.
+	 * (PML_BREAK_LAYOUT), and for any lease a barrier revoked
+	 * (PML_BREAK_REVOKED) -- always in the process that holds the
+	 * lease: in the thread that raised the barrier when that is in
+	 * the same process, else in the library's agent thread
+	 * ("pml-agent", all signals blocked).  No library lock is held:
+	 * it may put the lease itself, or arrange for the I/O to be
+	 * cancelled and put on completion.  It must not wait for the
+	 * barrier that called it, nor open or close regions.  Only a
+	 * process of the holder's user, or root, can have it called.
+	 * May be NULL.
 	 */
 	void (*on_break)(struct pml_lease *lease, enum pml_break_reason reason,
 			void *arg);

@@ -22,12 +22,24 @@
 const char *cli_prog = "pmemlease";
 
 /*
- * The command table.  Later subcommands (list, watch, punch, truncate,
- * revoke) go here; help and the command list follow from it.
+ * The command table; help and the command list follow from it.  A NULL
+ * summary hides a command from the list (internal helpers of the demo and
+ * the tests).
  */
 static const struct cli_cmd commands[] = {
-	{ "demo", "show leases, the punch barrier and revoke on a temporary file",
+	{ "list", "show files with lease state, their processes and leases",
+	  cmd_list, usage_list },
+	{ "watch", "show the same, refreshed until interrupted",
+	  cmd_watch, usage_watch },
+	{ "punch", "deallocate a range through the lease-drain barrier",
+	  cmd_punch, usage_punch },
+	{ "truncate", "grow or shrink a file through the barrier",
+	  cmd_truncate, usage_truncate },
+	{ "revoke", "ask every holder to let go, then revoke what is left",
+	  cmd_revoke, usage_revoke },
+	{ "demo", "show leases, the barrier and revoke, in two processes",
 	  cmd_demo, usage_demo },
+	{ "_hold", NULL, cmd_hold, usage_hold },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -41,8 +53,8 @@ find_command(const char *name)
 	return NULL;
 }
 
-static void
-print_exit_codes(FILE *out)
+void
+cli_print_exit_codes(FILE *out)
 {
 	fprintf(out,
 		"Exit status:\n"
@@ -64,16 +76,19 @@ usage(FILE *out)
 		"\n"
 		"Commands:\n", cli_prog);
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name,
-			commands[i].summary);
+		if (commands[i].summary != NULL)
+			fprintf(out, "  %-10s %s\n", commands[i].name,
+				commands[i].summary);
 	fprintf(out,
 		"  %-10s %s\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help     show this help, or COMMAND's with `%s help COMMAND`\n"
 		"  -V, --version  show the version and exit\n"
+		"\n"
+		"Each command takes --help.  See pmemlease(1).\n"
 		"\n", "help", "show help for a command", cli_prog);
-	print_exit_codes(out);
+	cli_print_exit_codes(out);
 }
 
 static void

@@ -248,6 +248,10 @@ cat >>/pmlvm/env.sh <<'EOF'
 #                  is the test's line in the manifest); a test writes nowhere
 #                  else on it, so tests cannot clobber what another persisted
 #                  for its next phase
+#   PMLVM_MEDIA, PMLVM_MEDIA_OFFSET
+#                  where a program that takes "a region and an offset in it"
+#                  may work on any target: the devdax device and the slot's
+#                  offset, or a file in PMLVM_DIR (not created) and 0
 set_target() {
 	export PMLVM_TEST=$1 PMLVM_TARGET=$2
 	export PMLVM_SLOT_SIZE=$((16 << 20))
@@ -260,19 +264,37 @@ set_target() {
 			PMLVM_PMEMDEV=$PMLVM_PMEM_XFS ;;
 	*)	return 1 ;;
 	esac
+	if [ "$2" = devdax ]; then
+		export PMLVM_MEDIA=$PMLVM_DEVDAX PMLVM_MEDIA_OFFSET=$PMLVM_SLOT_OFFSET
+	else
+		export PMLVM_MEDIA=$PMLVM_DIR/media PMLVM_MEDIA_OFFSET=0
+	fi
 	mkdir -p "$PMLVM_DIR"
+}
+
+# test_command TARGET PHASE [COMMAND] -- the command line of a test, to
+# eval in its environment with PMLVM_BIN set to its binary: its own COMMAND
+# from the manifest (a program added with pml_add_vm_program), else the
+# pmlvm test's own
+test_command() {
+	if [ -n "${3:-}" ]; then
+		echo "$3"
+	else
+		echo "\"\$PMLVM_BIN\" --target=$1 --phase=$2"
+	fi
 }
 
 # pmlvm_test NAME TARGET [PHASE] -- run a guest test by hand (debug shell):
 # in the foreground, no timeout, output on the console.
 pmlvm_test() {
 	_i=0
-	while read -r _n _b _t _p _o; do
+	while read -r _n _b _t _p _o _c; do
 		if [ "$_n" = "$1" ]; then
 			set_target "$1" "$2" "$_i" ||
 				{ echo "bad target $2"; return 2; }
-			(cd "$PMLVM_DIR" && PMLVM_PHASE=${3:-1} \
-				"$_b" "--target=$2" "--phase=${3:-1}")
+			(cd "$PMLVM_DIR" &&
+				export PMLVM_BIN="$_b" PMLVM_PHASE="${3:-1}" &&
+				eval "$(test_command "$2" "${3:-1}" "$_c")")
 			echo "exit status $?"
 			return
 		fi
@@ -290,9 +312,10 @@ EOF
 # Kernel messages that mean the kernel itself went wrong during a test.
 SPLAT='BUG:|WARNING:|Oops|general protection fault|Call Trace:|kernel BUG'
 
-# run_one NAME BIN TARGET PHASE TIMEOUT INDEX -- run one test, record it.
+# run_one NAME BIN TARGET PHASE TIMEOUT INDEX COMMAND -- run one test,
+# record it (COMMAND: the manifest's, or empty).
 run_one() {
-	name=$1 bin=$2 target=$3 phase=$4 tmo=$5 idx=$6
+	name=$1 bin=$2 target=$3 phase=$4 tmo=$5 idx=$6 tcmd=$7
 	rdir=/pmlvm/results/$name/$target
 	mkdir -p "$rdir"
 	rlog=$rdir/phase$phase.log
@@ -323,8 +346,10 @@ run_one() {
 	# busybox timeout execs the test in its own process and kills it from
 	# a child; the shell then sees 128+9.  The result names the timeout
 	# when the time ran out, so a crash is not mistaken for a hang.
-	(cd "$PMLVM_DIR" && PMLVM_PHASE=$phase exec timeout -s KILL "$tmo" \
-		"$bin" "--target=$target" "--phase=$phase") >"$rlog" 2>&1 </dev/null
+	runcmd=$(test_command "$target" "$phase" "$tcmd")
+	echo "+ $runcmd" >"$rlog"
+	(cd "$PMLVM_DIR" && export PMLVM_BIN="$bin" PMLVM_PHASE="$phase" &&
+		eval "exec timeout -s KILL $tmo $runcmd") >>"$rlog" 2>&1 </dev/null
 	rc=$?
 	secs=$(($(cut -d. -f1 /proc/uptime) - start))
 	kmsg=$(dmesg -c)
@@ -357,14 +382,13 @@ run_one() {
 }
 
 # The manifest (written by CMake, copied in by run-vm.sh), one test a line:
-#   NAME BINARY TARGETS(comma-separated) PHASES TIMEOUT_SECONDS
+#   NAME BINARY TARGETS(comma-separated) PHASES TIMEOUT_SECONDS [COMMAND...]
 idx=0
-while read -r name bin targets phases tmo; do
+while read -r name bin targets phases tmo cmd; do
 	case "$name" in ''|'#'*) continue ;; esac
 	if [ "$BOOT" -le "$phases" ]; then
 		for t in $(echo "$targets" | tr ',' ' '); do
-			run_one "$name" "/pmlvm/tests/${bin##*/}" "$t" "$BOOT" \
-				"$tmo" "$idx"
+			run_one "$name" "$bin" "$t" "$BOOT" "$tmo" "$idx" "$cmd"
 		done
 	fi
 	idx=$((idx + 1))

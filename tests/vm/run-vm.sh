@@ -149,7 +149,7 @@ need_tool() {
 		skip "$1 not found on the host (run tests/vm/install-deps.sh as root)"
 }
 for t in busybox ndctl daxctl mkfs.ext4 mkfs.xfs blkid depmod modinfo \
-	 cpio xz ldd; do
+	 cpio xz ldd cmp; do
 	need_tool "$t"
 done
 BUSYBOX=$(command -v busybox)
@@ -163,17 +163,23 @@ done
 [ -r "$MANIFEST" ] || fail "no manifest $MANIFEST (configure with cmake first)"
 
 # ---------------------------------------------------------------- manifest
-# NAME BINARY TARGETS PHASES TIMEOUT per line; PMLVM_ONLY filters by name.
+# NAME BINARY TARGETS PHASES TIMEOUT [FILES COMMAND...] per line (see
+# tests/vm/CMakeLists.txt); PMLVM_ONLY filters by name.
 mkdir -p "$OUT/work"
 : >"$OUT/work/manifest"
 BOOTS=0
-while read -r name bin targets phases tmo; do
+while read -r name bin targets phases tmo files cmd; do
 	case "$name" in ''|'#'*) continue ;; esac
 	if [ -n "${PMLVM_ONLY:-}" ]; then
 		case ",$PMLVM_ONLY," in *",$name,"*) ;; *) continue ;; esac
 	fi
 	[ -x "$bin" ] || fail "guest test $name: $bin not built (cmake --build first)"
-	echo "$name $bin $targets $phases $tmo" >>"$OUT/work/manifest"
+	for f in $(echo "${files:--}" | tr ',' ' '); do
+		[ "$f" = - ] || [ -e "$f" ] ||
+			fail "guest test $name: $f not built (cmake --build first)"
+	done
+	echo "$name $bin $targets $phases $tmo ${files:--} $cmd" \
+		>>"$OUT/work/manifest"
 	[ "$phases" -gt "$BOOTS" ] && BOOTS=$phases
 done <"$MANIFEST"
 [ "$BOOTS" -gt 0 ] || fail "the manifest $MANIFEST names no test"
@@ -204,6 +210,7 @@ copy_libs() {
 }
 # copy_exec BINARY DEST -- the binary and its libraries.
 copy_exec() {
+	mkdir -p "$ROOT$(dirname "$2")"
 	cp -L "$1" "$ROOT$2"
 	copy_libs "$1"
 }
@@ -226,12 +233,22 @@ done
 echo "root:x:0:0:root:/:/bin/sh" >"$ROOT/etc/passwd"
 echo "root:x:0:" >"$ROOT/etc/group"
 
-# The guest tests and the manifest as the guest sees it.
+# The guest tests and the manifest as the guest sees it: NAME BINARY
+# TARGETS PHASES TIMEOUT [COMMAND...], BINARY in /pmlvm/tests.  The FILES
+# a command needs go in at their host paths.
 : >"$ROOT/pmlvm/manifest"
-while read -r name bin targets phases tmo; do
-	copy_exec "$bin" "/pmlvm/tests/${bin##*/}"
-	echo "$name /pmlvm/tests/${bin##*/} $targets $phases $tmo" \
-		>>"$ROOT/pmlvm/manifest"
+while read -r name bin targets phases tmo files cmd; do
+	gbin=/pmlvm/tests/${bin##*/}
+	if [ -e "$ROOT$gbin" ]; then
+		cmp -s "$bin" "$ROOT$gbin" ||
+			fail "two different guest binaries are named ${bin##*/}"
+	else
+		copy_exec "$bin" "$gbin"
+	fi
+	for f in $(echo "$files" | tr ',' ' '); do
+		[ "$f" = - ] || [ -e "$ROOT$f" ] || copy_exec "$f" "$f"
+	done
+	echo "$name $gbin $targets $phases $tmo $cmd" >>"$ROOT/pmlvm/manifest"
 done <"$OUT/work/manifest"
 cp "$SELF_DIR/guest-init.sh" "$ROOT/init"
 chmod 0755 "$ROOT/init"
@@ -405,7 +422,7 @@ done
 
 # ------------------------------------------------------------------ report
 say "results ($(elapsed) in all), logs under $OUT/results:"
-while read -r name bin targets phases tmo; do
+while read -r name bin targets phases tmo rest; do
 	for t in $(echo "$targets" | tr ',' ' '); do
 		p=1
 		while [ $p -le "$phases" ]; do
