@@ -349,24 +349,31 @@ layout_leave(struct pml_region *r)
 		agent_pass(sf, NULL);
 }
 
-int
-pml_region_punch(struct pml_region *r, uint64_t offset, uint64_t length,
-		const struct pml_barrier_opts *opts)
+/*
+ * range_op -- punch or break [offset, offset + length): check the call,
+ * own the layout, drain, then for a punch deallocate what no quarantine
+ * keeps, and drop the barrier.
+ */
+static int
+range_op(struct pml_region *r, uint64_t offset, uint64_t length,
+		const struct pml_barrier_opts *opts, bool punch)
 {
 	static const struct pml_barrier_opts defaults;
 	const struct pml_barrier_opts *o = opts ? opts : &defaults;
+	const char *what = punch ? "punch" : "break";
 	uint64_t end = offset + length, seq;
 	int ret;
 
 	if ((ret = region_validate(r)) || (ret = check_opts(o)))
 		return ret;
 	if (length == 0)
-		return err_set(EINVAL, "punch length is 0");
+		return err_set(EINVAL, "%s length is 0", what);
 	if (end < offset)
-		return err_set(EINVAL, "punch offset %" PRIu64 " + length %"
-				PRIu64 " overflows", offset, length);
-	if ((ret = check_aligned(r, "punch offset", offset)) ||
-	    (ret = check_aligned(r, "punch length", length)))
+		return err_set(EINVAL, "%s offset %" PRIu64 " + length %" PRIu64
+				" overflows", what, offset, length);
+	/* a break changes no block: it needs no alignment */
+	if (punch && ((ret = check_aligned(r, "punch offset", offset)) ||
+	    (ret = check_aligned(r, "punch length", length))))
 		return ret;
 
 	struct timespec deadline = deadline_after(o->timeout_ms);
@@ -378,16 +385,38 @@ pml_region_punch(struct pml_region *r, uint64_t offset, uint64_t length,
 	uint64_t size = atomic_load(&r->size);
 
 	if (end > size) {
-		ret = err_set(EINVAL, "punch [%" PRIu64 ", %" PRIu64 ") lies "
-				"past the region's end (size %" PRIu64 ")",
+		ret = err_set(EINVAL, "%s [%" PRIu64 ", %" PRIu64 ") lies past "
+				"the region's end (size %" PRIu64 ")", what,
 				offset, end, size);
-	} else if (!(ret = drain(r, offset, end, o, &deadline, &seq))) {
+	} else {
+		tls_breaking = !punch;
+		ret = drain(r, offset, end, o, &deadline, &seq);
+		tls_breaking = false;
+
+		bool up = ret == 0;	/* else drain retracted it */
+
 		/* steps 5 and 6 for what no quarantine keeps */
-		ret = quarantine_dealloc_free_parts(r, offset, end);
-		phase(r, SHM_PHASE_NONE, &seq, 0, 0, NULL);
+		if (up && punch)
+			ret = quarantine_dealloc_free_parts(r, offset, end);
+		if (up)
+			phase(r, SHM_PHASE_NONE, &seq, 0, 0, NULL);
 	}
 	layout_leave(r);
 	return ret;
+}
+
+int
+pml_region_punch(struct pml_region *r, uint64_t offset, uint64_t length,
+		const struct pml_barrier_opts *opts)
+{
+	return range_op(r, offset, length, opts, true);
+}
+
+int
+pml_region_break(struct pml_region *r, uint64_t offset, uint64_t length,
+		const struct pml_barrier_opts *opts)
+{
+	return range_op(r, offset, length, opts, false);
 }
 
 int
@@ -442,44 +471,3 @@ pml_region_truncate(struct pml_region *r, uint64_t size,
 	layout_leave(r);
 	return ret;
 }
-
-int
-pml_region_break(struct pml_region *r, uint64_t offset, uint64_t length,
-		const struct pml_barrier_opts *opts)
-{
-	static const struct pml_barrier_opts defaults;
-	const struct pml_barrier_opts *o = opts ? opts : &defaults;
-	uint64_t end = offset + length, seq;
-	int ret;
-
-	if ((ret = region_validate(r)) || (ret = check_opts(o)))
-		return ret;
-	if (length == 0)
-		return err_set(EINVAL, "break length is 0");
-	if (end < offset)
-		return err_set(EINVAL, "break offset %" PRIu64 " + length %"
-				PRIu64 " overflows", offset, length);
-
-	struct timespec deadline = deadline_after(o->timeout_ms);
-
-	ret = layout_enter(r, o, &deadline);
-	if (ret)
-		return ret;
-
-	uint64_t size = atomic_load(&r->size);
-
-	if (end > size) {
-		ret = err_set(EINVAL, "break [%" PRIu64 ", %" PRIu64 ") lies "
-				"past the region's end (size %" PRIu64 ")",
-				offset, end, size);
-	} else {
-		tls_breaking = true;
-		ret = drain(r, offset, end, o, &deadline, &seq);
-		tls_breaking = false;
-		if (!ret)
-			phase(r, SHM_PHASE_NONE, &seq, 0, 0, NULL);
-	}
-	layout_leave(r);
-	return ret;
-}
-

@@ -204,6 +204,13 @@ void shared_layout_end(struct shared_file *sf);
 int shm_check(struct shared_file *sf);
 void shm_reap_dead(struct shared_file *sf);
 int runtime_dir(char *buf, size_t n);
+
+/* statefile.c */
+int liveness_lock(int fd, uint32_t slot, int cmd, short type);
+int state_open(struct shared_file *sf, mode_t data_mode);
+void slot_init(struct shared_file *sf);
+void state_leave(struct shared_file *sf);
+uint64_t birth_time(int fd);
 void shared_fork_prepare(void);
 void shared_fork_parent(void);
 void shared_fork_child(void);
