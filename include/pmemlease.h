@@ -286,6 +286,12 @@ struct pml_barrier_opts {
  * returns -ESTALE), punches what no revoked lease covers, quarantines the
  * blocks under revoked leases and returns 0; see the invariant above.
  *
+ * A revoked lease still covers its blocks: a later punch waits for it
+ * like for any lease, except where its blocks are quarantined already.
+ * Layout changes of a file run one at a time, across processes; the
+ * timeout also bounds the wait for one in progress, and running out of it
+ * there returns -ETIMEDOUT with nothing changed, whatever the policy.
+ *
  * devdax cannot deallocate: the range is zeroed and persisted instead.
  */
 int pml_region_punch(struct pml_region *region, uint64_t offset,
