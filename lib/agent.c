@@ -262,7 +262,6 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 
 	if (shm_snapshot(sf, s))
 		return;		/* corrupt: reported to whoever asks */
-	atomic_store(&sf->seen_state_seq, s->state_seq);
 
 	bool up = s->phase != SHM_PHASE_NONE;
 	struct range bar = { s->start, s->end };
@@ -292,6 +291,17 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 			continue;
 		}
 		publish = quarantine_mirror(r, s);
+		/*
+		 * A shrink elsewhere: the new size must be in the view no later
+		 * than the barrier's going away, or an acquire waiting on the
+		 * barrier gets in against the old size, past the file's end.
+		 * Refusing more at once is always safe; the mapping follows
+		 * below (apply_size).
+		 */
+		if (s->size != UINT64_MAX && s->size < atomic_load(&r->size)) {
+			atomic_store(&r->size, s->size);
+			publish = true;
+		}
 		if (r->applied_seq && (!up || r->applied_seq != s->seq)) {
 			/* the barrier we applied is gone, or replaced */
 			struct visit old = { r, r->barrier, NULL };
@@ -340,19 +350,24 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 	if (up)
 		shm_wake_owner(sf);
 
+	bool again = false;
+
 	for (unsigned i = 0; i < sf->napply; i++) {
 		struct pml_region *r = sf->apply[i];
 
 		region_lock(r);
 		if (r != skip && r->state == REGION_OPEN &&
 				atomic_load(&r->size) != s->size &&
-				s->size != UINT64_MAX) {
-			if (!apply_size(r, s->size))	/* unlocks */
-				atomic_store(&sf->seen_state_seq, 0);
-		} else {
+				s->size != UINT64_MAX)
+			again |= !apply_size(r, s->size);	/* unlocks */
+		else
 			region_unlock(r);
-		}
 	}
+	/*
+	 * Only now is the state applied: a region_sync that sees this need
+	 * not wait for us, one that comes earlier waits for the pass lock.
+	 */
+	atomic_store(&sf->seen_state_seq, again ? 0 : s->state_seq);
 }
 
 static __thread bool tls_in_pass;

@@ -176,6 +176,7 @@ take_file(struct pml_snapshot *s, int dfd, const char *dir, const char *name,
 	struct stat st;
 	struct shm_header *h = MAP_FAILED;
 	unsigned npend0 = *npend;
+	struct file *f = NULL;
 	int ret = 1;
 
 	if (fd < 0)
@@ -191,8 +192,9 @@ take_file(struct pml_snapshot *s, int dfd, const char *dir, const char *name,
 			h->ino != (uint64_t)want->st_ino))
 		goto out;
 
-	struct file *f = &s->files[s->nfiles];
 	struct file *nf;
+
+	f = &s->files[s->nfiles];
 
 	memset(f, 0, sizeof(*f));
 	f->info.dev = (dev_t)h->dev;
@@ -263,8 +265,10 @@ take_file(struct pml_snapshot *s, int dfd, const char *dir, const char *name,
 	struct shm_header **nm = nf ? realloc(s->maps,
 			(s->nfiles + 2) * sizeof(*nm)) : NULL;
 
-	if (nf)
+	if (nf) {
 		s->files = nf;
+		f = &s->files[s->nfiles];	/* it may have moved */
+	}
 	if (!nm) {
 		ret = err_set(ENOMEM, "cannot allocate the snapshot");
 		goto out;
@@ -276,6 +280,10 @@ take_file(struct pml_snapshot *s, int dfd, const char *dir, const char *name,
 	return 0;
 out:
 	*npend = npend0;	/* requests to a file we drop: forget them */
+	if (f && f->holders) {
+		free(f->holders);
+		f->holders = NULL;
+	}
 	if (h != MAP_FAILED)
 		munmap(h, sizeof(*h));
 	close(fd);

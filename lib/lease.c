@@ -448,6 +448,11 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 			uint64_t gen = v->gen;
 
 			spin_unlock(&ctx->lock);
+			/* lifted elsewhere, and not applied here yet? */
+			if (!synced && region_sync(region)) {
+				synced = true;
+				continue;
+			}
 			if (flags & PML_LEASE_NOWAIT)
 				return err_set(EAGAIN, "[%" PRIu64 ", %" PRIu64
 					") is under a barrier or quarantine",

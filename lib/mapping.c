@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -155,8 +156,15 @@ int
 mapping_grow(struct pml_region *r, uint64_t new_size)
 {
 	uint64_t old_size = atomic_load(&r->size);
-	uint64_t old_file = r->file_size;
+	struct stat st;
 	int ret;
+
+	/* another process may have cut the file since we last looked */
+	if (fstat(r->fd, &st))
+		return err_set(errno, "fstat %s: %m", r->path);
+	r->file_size = (uint64_t)st.st_size;
+
+	uint64_t old_file = r->file_size;
 
 	if (new_size > r->file_size) {
 		ret = mapping_set_file_size(r, new_size);

@@ -313,6 +313,7 @@ pml_region_open(struct pml_region **region, const char *path,
 	if (!opts)
 		opts = &defaults;
 	pthread_once(&atfork_once, atfork_register);
+	lease_clock_tick();	/* leases taken before the agent's first tick */
 	if (opts->flags & ~PML_REGION_CREATE)
 		return err_set(EINVAL, "unknown region flags 0x%x", opts->flags);
 

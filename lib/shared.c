@@ -25,6 +25,8 @@
 #include "region.h"
 #include "shared.h"
 
+#define LOCK_PATIENCE_MS 5000
+
 static pthread_mutex_t shared_files_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shared_file *shared_files;
 
@@ -87,6 +89,8 @@ shm_lock(struct shared_file *sf)
 {
 	struct shm_header *h = sf->h;
 	uint32_t me = sf->slot + 1;
+	unsigned silent = 0;	/* 50 ms waits without a wake, same holder */
+	uint32_t last = 0;
 
 	for (;;) {
 		uint32_t cur = 0;
@@ -100,6 +104,18 @@ shm_lock(struct shared_file *sf)
 		if ((cur > SHM_SLOTS || !shm_slot_alive(sf, cur - 1)) &&
 		    atomic_compare_exchange_strong(&h->lock, &cur, me))
 			return 0;
+		silent = cur == last ? silent + 1 : 0;
+		last = cur;
+		/*
+		 * Held for microseconds by design: a live holder sitting on it
+		 * for seconds is a hung process or a forged lock word.  Say so
+		 * rather than hang with it.
+		 */
+		if (silent >= LOCK_PATIENCE_MS / 50)
+			return err_set(EDEADLK, "state file %s: its lock has "
+					"been held by slot %u for over %d s: a "
+					"hung process or a corrupt file", sf->path,
+					cur - 1, LOCK_PATIENCE_MS / 1000);
 	}
 }
 
@@ -159,6 +175,45 @@ shm_check(struct shared_file *sf)
 }
 
 /*
+ * slot_forget -- under lock: whatever slot i left behind goes.  Its
+ * quarantines count as put (lifted by the next layout owner), its layout
+ * ownership and its barrier are dropped.  Returns whether anything named
+ * the slot.
+ */
+static bool
+slot_forget(struct shared_file *sf, uint32_t i)
+{
+	struct shm_header *h = sf->h;
+	bool changed = false;
+
+	for (uint32_t q = 0; q < h->nquar; q++) {
+		if (h->quar[q].slot == i && !h->quar[q].released) {
+			h->quar[q].released = 1;
+			h->lift_pending = 1;
+			changed = true;
+		}
+	}
+	if (atomic_load(&h->layout_owner) == i + 1) {
+		/* it died lifting: the next owner lifts again */
+		for (uint32_t q = 0; q < h->nquar; q++) {
+			if (h->quar[q].released == QUAR_LIFTING) {
+				h->quar[q].released = 1;
+				h->lift_pending = 1;
+			}
+		}
+		atomic_store(&h->layout_owner, 0);
+		futex_wake_all(&h->layout_wake);
+		changed = true;
+	}
+	if (h->barrier_owner == i + 1) {
+		h->barrier_owner = 0;
+		h->barrier_phase = SHM_PHASE_NONE;
+		changed = true;
+	}
+	return changed;
+}
+
+/*
  * shm_reap_dead -- under lock: forget processes that died.  Their live
  * leases died with them (a process's DMA ends before its exit does); the
  * quarantines kept for their revoked leases count as put.
@@ -172,27 +227,7 @@ shm_reap_dead(struct shared_file *sf)
 	for (uint32_t i = 0; i < SHM_SLOTS; i++) {
 		if (!atomic_load(&h->slots[i].used) || shm_slot_alive(sf, i))
 			continue;
-		for (uint32_t q = 0; q < h->nquar; q++) {
-			if (h->quar[q].slot == i && !h->quar[q].released) {
-				h->quar[q].released = 1;
-				h->lift_pending = 1;
-			}
-		}
-		if (atomic_load(&h->layout_owner) == i + 1) {
-			/* it died lifting: the next owner lifts again */
-			for (uint32_t q = 0; q < h->nquar; q++) {
-				if (h->quar[q].released == QUAR_LIFTING) {
-					h->quar[q].released = 1;
-					h->lift_pending = 1;
-				}
-			}
-			atomic_store(&h->layout_owner, 0);
-			futex_wake_all(&h->layout_wake);
-		}
-		if (h->barrier_owner == i + 1) {
-			h->barrier_owner = 0;
-			h->barrier_phase = SHM_PHASE_NONE;
-		}
+		slot_forget(sf, i);
 		atomic_store(&h->slots[i].used, 0);
 		changed = true;
 	}
@@ -309,6 +344,12 @@ attach_new(struct shared_file **out, const struct pml_region *r,
 		ret = shm_check(sf);
 		if (!ret) {
 			shm_reap_dead(sf);
+			/*
+			 * The slot we claimed may be a dead process's that
+			 * nobody reaped: its leftovers are not ours.
+			 */
+			if (slot_forget(sf, sf->slot))
+				shm_bump(sf);
 			slot_init(sf);
 		}
 		shm_unlock(sf);
@@ -433,7 +474,8 @@ shared_regions_pin(struct shared_file *sf)
 
 	if (v) {
 		sf->apply = v;
-		memcpy(v, sf->regions, sf->nregions * sizeof(*v));
+		if (sf->nregions)
+			memcpy(v, sf->regions, sf->nregions * sizeof(*v));
 		sf->napply = sf->nregions;
 	} else {
 		sf->napply = 0;	/* this pass skips; the next one retries */
