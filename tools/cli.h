@@ -153,7 +153,9 @@ struct cli_waiter_proc {
 	pid_t pid;
 	char comm[16];
 	unsigned leases;	/* most overlapping leases seen at once */
+	/* "holding": live leases, or revoked ones not yet put */
 	double first_ms;	/* first seen holding some (cli_mono_ms) */
+	unsigned first_revoked;	/* of those, revoked already then */
 	double last_ms;		/* last seen holding some */
 	double gone_ms;		/* first seen holding none again (0: never) */
 	/* at the last poll */
