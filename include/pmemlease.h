@@ -373,7 +373,7 @@ struct pml_holder_info {
 };
 
 struct pml_holder_region_info {
-	char path[4096];		/* as the holder opened it */
+	char path[4096];		/* the holder's, made absolute at open */
 	enum pml_region_kind kind;
 	uint64_t size;
 	char device[32];

@@ -479,7 +479,8 @@ agent_dump(struct shared_file *sf)
 		struct pml_region *r = sf->apply[i];
 
 		snprintf(regs[i].path, sizeof(regs[i].path), "%.*s",
-				(int)sizeof(regs[i].path) - 1, r->path);
+				(int)sizeof(regs[i].path) - 1,
+				r->abspath ? r->abspath : r->path);
 		regs[i].kind = r->kind;
 		regs[i].size = atomic_load(&r->size);
 		memcpy(regs[i].device, r->device, sizeof(regs[i].device));

@@ -296,6 +296,7 @@ region_free(struct pml_region *r)
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->mutex);
 	free(r->path);
+	free(r->abspath);
 	free(r);
 }
 
@@ -336,6 +337,7 @@ pml_region_open(struct pml_region **region, const char *path,
 	uint64_t size = 0;
 
 	r->path = strdup(path);
+	r->abspath = realpath(path, NULL);	/* NULL until created, below */
 	if (!r->path) {
 		ret = err_set(ENOMEM, "cannot copy the path");
 		goto err;
@@ -354,6 +356,8 @@ pml_region_open(struct pml_region **region, const char *path,
 	ret = region_detect(r, &size);
 	if (ret)
 		goto err;
+	if (!r->abspath && !(r->abspath = realpath(path, NULL)))
+		r->abspath = strdup(path);
 
 	struct stat st;
 

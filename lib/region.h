@@ -87,7 +87,8 @@ struct pml_region {
 	pthread_cond_t cond;	/* CLOCK_MONOTONIC; view changes, drains */
 
 	uint64_t id;		/* unique per open, never reused */
-	char *path;
+	char *path;		/* as the caller gave it */
+	char *abspath;		/* resolved at open, for other processes */
 	int fd;
 	enum pml_region_kind kind;
 	enum pml_granularity granularity;
