@@ -237,7 +237,7 @@ apply_size(struct pml_region *r, uint64_t size)
 	int ret = 0;
 
 	if (size > old)
-		ret = mapping_grow(r, size);
+		ret = mapping_grow(r, size, false);
 	else if (size < old)
 		ret = mapping_protect(r, size, old, false);
 	region_lock(r);
@@ -247,7 +247,7 @@ apply_size(struct pml_region *r, uint64_t size)
 	}
 	region_unlock(r);
 	region_layout_end(r);
-	return true;
+	return ret != -EAGAIN;
 }
 
 /*
@@ -296,10 +296,13 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 		 * than the barrier's going away, or an acquire waiting on the
 		 * barrier gets in against the old size, past the file's end.
 		 * Refusing more at once is always safe; the mapping follows
-		 * below (apply_size).
+		 * below (apply_size).  The size is read now, not from the
+		 * pass's snapshot: a growth since must not be undone here.
 		 */
-		if (s->size != UINT64_MAX && s->size < atomic_load(&r->size)) {
-			atomic_store(&r->size, s->size);
+		uint64_t now = shared_get_size(sf);
+
+		if (now != UINT64_MAX && now < atomic_load(&r->size)) {
+			atomic_store(&r->size, now);
 			publish = true;
 		}
 		if (r->applied_seq && (!up || r->applied_seq != s->seq)) {

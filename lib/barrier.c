@@ -321,7 +321,7 @@ layout_enter(struct pml_region *r, const struct pml_barrier_opts *o,
 	if (!ret && s->size != UINT64_MAX && s->size != atomic_load(&r->size)) {
 		uint64_t old = atomic_load(&r->size);
 
-		ret = s->size > old ? mapping_grow(r, s->size) :
+		ret = s->size > old ? mapping_grow(r, s->size, true) :
 			mapping_protect(r, s->size, old, false);
 		if (!ret) {
 			region_lock(r);
@@ -450,7 +450,7 @@ pml_region_truncate(struct pml_region *r, uint64_t size,
 
 	if (size > old) {
 		/* nothing leased lies past the end: no one to drain */
-		ret = mapping_grow(r, size);
+		ret = mapping_grow(r, size, true);
 		if (!ret) {
 			region_lock(r);
 			atomic_store(&r->size, size);
@@ -460,12 +460,17 @@ pml_region_truncate(struct pml_region *r, uint64_t size,
 		}
 	} else if (size < old && !(ret = drain(r, size, old, o, &deadline,
 			&seq))) {
-		/* leases past size are refused from here on, everywhere */
+		/*
+		 * Leases past size are refused from here on, everywhere: the
+		 * shared size first, which deallocation goes by.
+		 */
+		ret = shared_set_size(r->shared, size);
 		region_lock(r);
 		atomic_store(&r->size, size);
 		view_publish(r);
 		region_unlock(r);
-		ret = quarantine_dealloc_free_parts(r, size, old);
+		if (!ret)
+			ret = quarantine_dealloc_free_parts(r, size, old);
 		phase(r, SHM_PHASE_NONE, &seq, 0, 0, &size);
 	}
 	layout_leave(r);

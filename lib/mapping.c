@@ -149,11 +149,14 @@ mapping_set_file_size(struct pml_region *r, uint64_t size)
 }
 
 /*
- * mapping_grow -- extend file and mapping to new_size.  The part already
- * mapped from an earlier, larger size only needs its protection back.
+ * mapping_grow -- extend the mapping, and with extend_file the file, to
+ * new_size.  The part already mapped from an earlier, larger size only
+ * needs its protection back.  Only the file's layout owner extends the
+ * file; an agent following another process's growth finds the file grown
+ * already, or -EAGAIN: a newer change came, and its own pass follows.
  */
 int
-mapping_grow(struct pml_region *r, uint64_t new_size)
+mapping_grow(struct pml_region *r, uint64_t new_size, bool extend_file)
 {
 	uint64_t old_size = atomic_load(&r->size);
 	struct stat st;
@@ -166,6 +169,8 @@ mapping_grow(struct pml_region *r, uint64_t new_size)
 
 	uint64_t old_file = r->file_size;
 
+	if (new_size > r->file_size && !extend_file)
+		return -EAGAIN;
 	if (new_size > r->file_size) {
 		ret = mapping_set_file_size(r, new_size);
 		if (ret)

@@ -163,7 +163,7 @@ free_parts(const struct shm_quar *q, uint32_t nq, const bool *keep,
 }
 
 /*
- * dealloc -- hand the parts back: inside the region's size they are
+ * dealloc -- hand the parts back: inside the file's size they are
  * punched and mapped again (they read zeroes); past it they are punched,
  * or cut by truncating the file to target (the region's size, or the end
  * of the last block still kept past it), and stay unmapped.  Layout owner,
@@ -171,9 +171,8 @@ free_parts(const struct shm_quar *q, uint32_t nq, const bool *keep,
  */
 static int
 dealloc(struct pml_region *r, const struct range *parts, unsigned n,
-		uint64_t target)
+		uint64_t size, uint64_t target)
 {
-	uint64_t size = atomic_load(&r->size);
 	int ret = 0;
 
 	for (unsigned i = 0; i < n && !ret; i++) {
@@ -241,7 +240,7 @@ quarantine_dealloc_free_parts(struct pml_region *r, uint64_t start,
 
 	unsigned n = free_parts(s->quar, s->nquar, NULL, start, end, parts);
 
-	ret = dealloc(r, parts, n, kept_end(s, NULL, atomic_load(&r->size)));
+	ret = dealloc(r, parts, n, s->size, kept_end(s, NULL, s->size));
 out:
 	free(parts);
 	free(s);
@@ -275,11 +274,12 @@ quarantine_lift(struct pml_region *r)
 		if (h->quar[i].released == 1)
 			h->quar[i].released = QUAR_LIFTING;
 	h->lift_pending = 0;
+	s->size = h->size;	/* ours to trust: we own the layout */
 	s->nquar = h->nquar;
 	memcpy(s->quar, h->quar, h->nquar * sizeof(h->quar[0]));
 	shm_unlock(sf);
 
-	uint64_t size = atomic_load(&r->size);
+	uint64_t size = s->size;
 
 	for (uint32_t i = 0; i < s->nquar; i++)
 		keep[i] = s->quar[i].released != QUAR_LIFTING;
@@ -296,7 +296,7 @@ quarantine_lift(struct pml_region *r)
 		 * wasted space, never a broken invariant.  The message stays
 		 * with the thread; nobody waits to be told.
 		 */
-		(void) dealloc(r, parts, n, kept_end(s, keep, size));
+		(void) dealloc(r, parts, n, size, kept_end(s, keep, size));
 	}
 	if (!lifted)
 		goto out;

@@ -147,7 +147,7 @@ bool region_sync(struct pml_region *r);
 /* mapping.c */
 int mapping_init(struct pml_region *r, uint64_t size);
 void mapping_fini(struct pml_region *r);
-int mapping_grow(struct pml_region *r, uint64_t new_size);
+int mapping_grow(struct pml_region *r, uint64_t new_size, bool extend_file);
 int mapping_protect(struct pml_region *r, uint64_t start, uint64_t end,
 		bool accessible);
 int mapping_invalidate(struct pml_region *r, uint64_t start, uint64_t end);

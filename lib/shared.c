@@ -641,3 +641,31 @@ shared_fork_child(void)
 	pthread_mutex_init(&shared_files_lock, NULL);
 }
 
+/* shared_get_size -- the file's size as the state file has it now */
+uint64_t
+shared_get_size(struct shared_file *sf)
+{
+	uint64_t size = UINT64_MAX;
+
+	if (shm_lock(sf) == 0) {
+		size = sf->h->size;
+		shm_unlock(sf);
+	}
+	return size;
+}
+
+/* shared_set_size -- the layout owner's: the file's size is now size */
+int
+shared_set_size(struct shared_file *sf, uint64_t size)
+{
+	int ret = shm_lock(sf);
+
+	if (ret)
+		return ret;
+	sf->h->size = size;
+	atomic_fetch_add(&sf->h->size_seq, 1);
+	shm_bump(sf);
+	shm_unlock(sf);
+	return 0;
+}
+

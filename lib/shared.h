@@ -184,6 +184,8 @@ struct shared_file {
 int shared_attach(struct pml_region *r, mode_t data_mode);
 int shared_publish_region(struct pml_region *r);
 int shared_size(struct pml_region *r, uint64_t *size);
+uint64_t shared_get_size(struct shared_file *sf);
+int shared_set_size(struct shared_file *sf, uint64_t size);
 int shm_snapshot(struct shared_file *sf, struct shm_snapshot *s);
 void shared_regions_pin(struct shared_file *sf);
 void shared_regions_unpin(struct shared_file *sf);
