@@ -248,10 +248,6 @@ cat >>/pmlvm/env.sh <<'EOF'
 #                  is the test's line in the manifest); a test writes nowhere
 #                  else on it, so tests cannot clobber what another persisted
 #                  for its next phase
-#   PMLVM_MEDIA, PMLVM_MEDIA_OFFSET
-#                  where a program that takes "a region and an offset in it"
-#                  may work on any target: the devdax device and the slot's
-#                  offset, or a file in PMLVM_DIR (not created) and 0
 set_target() {
 	export PMLVM_TEST=$1 PMLVM_TARGET=$2
 	export PMLVM_SLOT_SIZE=$((16 << 20))
@@ -264,11 +260,6 @@ set_target() {
 			PMLVM_PMEMDEV=$PMLVM_PMEM_XFS ;;
 	*)	return 1 ;;
 	esac
-	if [ "$2" = devdax ]; then
-		export PMLVM_MEDIA=$PMLVM_DEVDAX PMLVM_MEDIA_OFFSET=$PMLVM_SLOT_OFFSET
-	else
-		export PMLVM_MEDIA=$PMLVM_DIR/media PMLVM_MEDIA_OFFSET=0
-	fi
 	mkdir -p "$PMLVM_DIR"
 }
 
@@ -289,7 +280,9 @@ test_command() {
 pmlvm_test() {
 	_i=0
 	while read -r _n _b _t _p _o _c; do
-		if [ "$_n" = "$1" ]; then
+		# (a name may have one line per target: uring_dma)
+		if [ "$_n" = "$1" ] && case ",$_t," in *",$2,"*) ;; *) false ;; esac
+		then
 			set_target "$1" "$2" "$_i" ||
 				{ echo "bad target $2"; return 2; }
 			(cd "$PMLVM_DIR" &&
@@ -300,7 +293,7 @@ pmlvm_test() {
 		fi
 		_i=$((_i + 1))
 	done </pmlvm/manifest
-	echo "no test $1 in /pmlvm/manifest"
+	echo "no test $1 on $2 in /pmlvm/manifest"
 	return 2
 }
 EOF
@@ -366,7 +359,8 @@ run_one() {
 		else
 			res="FAIL killed by signal 9"
 		fi ;;
-	*)	if [ $rc -gt 128 ]; then
+	*)	# 128+N: signal N (1-64); above, an exit status (exit(-1))
+		if [ $rc -gt 128 ] && [ $rc -le 192 ]; then
 			res="FAIL killed by signal $((rc - 128))"
 		else
 			res="FAIL exit status $rc"

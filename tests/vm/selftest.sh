@@ -9,8 +9,10 @@
 # Runs the tier three times and checks the verdicts report.sh gives:
 #   1. a normal run: a pass passes, an assertion / a SIGBUS / a hang (the
 #      in-guest timeout) / a failed phase 2 / a failed phase 1 all fail,
-#      a skip skips, data kept across the reboot is found; and a guest that
-#      dies before /init (a fake first QEMU start) is booted again;
+#      a skip skips, data kept across the reboot is found; a program whose
+#      regions are not on DAX, or that opens none, fails (the kind check);
+#      and a guest that dies before /init (a fake first QEMU start) is
+#      booted again;
 #   2. a guest killed by the per-boot timeout: run-vm.sh fails, says "hung",
 #      keeps the console log, and no test passes;
 #   3. no QEMU: everything skips, nothing passes.
@@ -101,6 +103,18 @@ expect "$N" st_phase ext4 2 0 PASS
 expect "$N" st_phase xfs 2 0 PASS
 expect "$N" st_phase_bad ext4 2 1 "FAIL exit status 1"
 expect "$N" st_p1_fail devdax 2 1 "NOTRUN"
+# programs (pml_add_vm_program): the kind check fails them off DAX
+expect "$N" st_prog ext4 1 0 PASS
+expect "$N" st_prog xfs 1 0 PASS
+expect "$N" st_prog_plain ext4 1 1 "FAIL exit status 97"
+expect "$N" st_prog_plain devdax 1 1 "FAIL exit status 97"
+expect "$N" st_prog_none xfs 1 1 "FAIL exit status 97"
+grep -q "opened as a plain region, not fsdax" \
+	"$N/results/st_prog_plain/ext4/phase1.log" 2>/dev/null
+check "a program's plain region on ext4 is named as such" $?
+grep -q "opened no region" "$N/results/st_prog_none/xfs/phase1.log" \
+	2>/dev/null
+check "a program that opened no region is told so" $?
 
 # ------------------------------------------------------------ 2. a hang
 # 3 s is far too short to boot: the guest is killed as if it hung.

@@ -13,6 +13,13 @@
  *                phase 2 must find it (passes when the tier keeps media)
  *   st_phase_bad phase 1 passes, phase 2 fails
  *   st_p1_fail   phase 1 fails (phase 2 must then not run)
+ * and, run as programs (pml_add_vm_program: no --target, the kind check
+ * preloaded, ST_REGION from the manifest's ENV, --phase=$PMLVM_PHASE from
+ * its ARGS):
+ *   st_prog       opens ST_REGION ($PMLVM_DIR/st.dat, so fsdax) and passes
+ *   st_prog_plain opens ST_REGION, /tmp/st.dat in the guest's RAM, and passes:
+ *                 the kind check must fail it
+ *   st_prog_none  opens no region and passes: the kind check must fail it
  * Not a test of pmemlease; it is never in the tier's own manifest.
  */
 #include "pmlvm.h"
@@ -41,6 +48,23 @@ static void test_misbehave(void **state)
 			pmlvm.phase);
 	if (is("st_skip"))
 		PMLVM_SKIP("skipping on purpose");
+	if (is("st_prog") || is("st_prog_plain")) {
+		const char *path = getenv("ST_REGION");
+		struct pml_region_opts o = { .flags = PML_REGION_CREATE };
+		struct pml_region *r = NULL;
+
+		/* the manifest's words were expanded in the guest */
+		assert_non_null(path);
+		if (is("st_prog"))
+			assert_int_equal(strncmp(path, pmlvm.dir,
+				strlen(pmlvm.dir)), 0);
+		PML_OK(pml_region_open(&r, path, &o));
+		PML_OK(pml_region_truncate(r, 2 * PMLVM_MiB, NULL));
+		PML_OK(pml_region_close(&r));
+		return;
+	}
+	if (is("st_prog_none"))
+		return;
 	if (is("st_hang")) {
 		print_message("hanging on purpose\n");
 		for (;;)
