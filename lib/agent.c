@@ -219,12 +219,14 @@ record_revoked(struct shared_file *sf, struct pml_region *r,
 
 /*
  * apply_size -- keep a region's mapping and view in step with the file's
- * size.  Never waits for the region's layout: its owner may be waiting for
- * this very pass.  Returns false if the region was busy (try again later).
- * Called with region->mutex held; returns with it released.
+ * size, as the state file has it now: never from a pass's snapshot, which
+ * may predate a growth this process has applied already.  Never waits for
+ * the region's layout: its owner may be waiting for this very pass.
+ * Returns false if the region was busy or the file not grown yet (try again
+ * later).  Called with region->mutex held; returns with it released.
  */
-static bool
-apply_size(struct pml_region *r, uint64_t size)
+bool
+agent_apply_size(struct pml_region *r)
 {
 	if (r->layout_busy) {
 		region_unlock(r);
@@ -234,18 +236,27 @@ apply_size(struct pml_region *r, uint64_t size)
 	region_unlock(r);
 
 	uint64_t old = atomic_load(&r->size);
+	uint64_t size = shared_get_size(r->shared);
 	int ret = 0;
 
-	if (size > old)
+	if (size == UINT64_MAX || size == old) {
+		/* nothing to do */
+	} else if (size > old) {
 		ret = mapping_grow(r, size, false);
-	else if (size < old)
-		ret = mapping_protect(r, size, old, false);
-	region_lock(r);
-	if (!ret) {
+		region_lock(r);
+		if (!ret) {
+			atomic_store(&r->size, size);
+			view_publish(r);
+		}
+		region_unlock(r);
+	} else {
+		/* out of the view first: then nothing can be leased there */
+		region_lock(r);
 		atomic_store(&r->size, size);
 		view_publish(r);
+		region_unlock(r);
+		ret = mapping_protect(r, size, old, false);
 	}
-	region_unlock(r);
 	region_layout_end(r);
 	return ret != -EAGAIN;
 }
@@ -296,10 +307,15 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 		 * than the barrier's going away, or an acquire waiting on the
 		 * barrier gets in against the old size, past the file's end.
 		 * Refusing more at once is always safe; the mapping follows
-		 * below (apply_size).  The size is read now, not from the
+		 * below (agent_apply_size).  The size is read now, not from the
 		 * pass's snapshot: a growth since must not be undone here.
 		 */
-		uint64_t now = shared_get_size(sf);
+		/*
+		 * Unless this process owns the file's layout: then nobody else
+		 * changes the size, and our owner sets its region's itself.
+		 */
+		uint64_t now = atomic_load(&sf->h->layout_owner) ==
+			sf->slot + 1 ? UINT64_MAX : shared_get_size(sf);
 
 		if (now != UINT64_MAX && now < atomic_load(&r->size)) {
 			atomic_store(&r->size, now);
@@ -344,12 +360,12 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 	free(breaks.v);
 
 	if (up) {
-		atomic_store(&me->ack_seq, s->seq);
+		shm_report(&me->ack_seq, s->seq);
 		if (s->phase == SHM_PHASE_REVOKE && revoke_ok && may_break)
-			atomic_store(&me->revoked_seq, s->seq);
+			shm_report(&me->revoked_seq, s->seq);
 	}
 	if (atomic_fetch_sub(&sf->pending, 1) == 1 && up)
-		atomic_store(&me->drained_seq, s->seq);
+		shm_report(&me->drained_seq, s->seq);
 	if (up)
 		shm_wake_owner(sf);
 
@@ -359,22 +375,30 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 		struct pml_region *r = sf->apply[i];
 
 		region_lock(r);
-		if (r != skip && r->state == REGION_OPEN &&
-				atomic_load(&r->size) != s->size &&
-				s->size != UINT64_MAX)
-			again |= !apply_size(r, s->size);	/* unlocks */
+		if (r != skip && r->state == REGION_OPEN)
+			again |= !agent_apply_size(r);	/* unlocks */
 		else
 			region_unlock(r);
 	}
 	/*
 	 * Only now is the state applied: a region_sync that sees this need
 	 * not wait for us, one that comes earlier waits for the pass lock.
+	 * A size we could not apply yet is the agent's to retry, not every
+	 * acquire's.
 	 */
-	atomic_store(&sf->seen_state_seq, again ? 0 : s->state_seq);
+	atomic_store(&sf->seen_state_seq, s->state_seq);
+	atomic_store(&sf->retry, again);
 }
 
 static __thread bool tls_in_pass;
 static __thread struct shared_file *tls_held;
+
+/* is the calling thread running a pass (an on_break, say)? */
+bool
+agent_in_pass(void)
+{
+	return tls_in_pass;
+}
 
 /*
  * agent_hold -- a barrier owner keeps passes to itself from raising a
@@ -537,7 +561,8 @@ agent_main(void *arg)
 		lease_clock_tick();
 
 		if (atomic_load(&sf->h->state_seq) !=
-				atomic_load(&sf->seen_state_seq))
+				atomic_load(&sf->seen_state_seq) ||
+				atomic_load(&sf->retry))
 			agent_pass(sf, NULL);
 
 		uint32_t req = atomic_load(&me->dump_req);

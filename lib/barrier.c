@@ -321,14 +321,17 @@ layout_enter(struct pml_region *r, const struct pml_barrier_opts *o,
 	if (!ret && s->size != UINT64_MAX && s->size != atomic_load(&r->size)) {
 		uint64_t old = atomic_load(&r->size);
 
-		ret = s->size > old ? mapping_grow(r, s->size, true) :
-			mapping_protect(r, s->size, old, false);
+		if (s->size > old)
+			ret = mapping_grow(r, s->size, true);
 		if (!ret) {
+			/* smaller: out of the view before it is unmapped */
 			region_lock(r);
 			atomic_store(&r->size, s->size);
 			view_publish(r);
 			region_unlock(r);
 		}
+		if (!ret && s->size < old)
+			ret = mapping_protect(r, s->size, old, false);
 	}
 	if (ret) {
 		region_layout_end(r);
@@ -451,6 +454,9 @@ pml_region_truncate(struct pml_region *r, uint64_t size,
 	if (size > old) {
 		/* nothing leased lies past the end: no one to drain */
 		ret = mapping_grow(r, size, true);
+		/* the shared size first: an agent never sees ours ahead of it */
+		if (!ret)
+			ret = shared_set_size(r->shared, size);
 		if (!ret) {
 			region_lock(r);
 			atomic_store(&r->size, size);

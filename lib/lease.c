@@ -415,7 +415,9 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 
 	struct lease_ctx *ctx;
 	int ret = ctx_get(&ctx, region);
-	bool synced = false;
+	bool looked = false, synced = false;
+	/* a view whose blocks the state file, asked since, overruled */
+	uint64_t stale_gen = UINT64_MAX;
 
 	if (ret)
 		return ret;
@@ -425,10 +427,42 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 
 		const struct region_view *v = atomic_load_explicit(
 				&region->view, memory_order_acquire);
+		uint64_t gen = v->gen;
 
 		if (v->state != REGION_OPEN) {
 			spin_unlock(&ctx->lock);
 			return err_set(EBUSY, "region is being closed");
+		}
+		/*
+		 * Another process changed something our agent has not applied
+		 * yet: a barrier raised there must hold here already, and one
+		 * dropped there must not hold us here, so ask the state file
+		 * itself.  A lease linked after this look is found by the
+		 * agent's pass, which the barrier waits for.
+		 */
+		if (__builtin_expect(atomic_load_explicit(region->state_seq,
+				memory_order_acquire) != atomic_load_explicit(
+				region->applied_state_seq, memory_order_relaxed),
+				0) && !looked) {
+			spin_unlock(&ctx->lock);
+			looked = true;
+
+			int b = shared_blocks(region->shared, offset, end);
+
+			if (b == SHM_CLEAR) {
+				stale_gen = gen;
+				continue;
+			}
+			if (b == SHM_PAST_END)
+				return err_set(EINVAL, "lease [%" PRIu64 ", %"
+					PRIu64 ") lies past the file's end, "
+					"cut by another process", offset, end);
+			if (flags & PML_LEASE_NOWAIT)
+				return err_set(EAGAIN, "[%" PRIu64 ", %" PRIu64
+					") is under a barrier or quarantine",
+					offset, end);
+			view_wait_change(region, gen);
+			continue;
 		}
 		if (end > v->size) {
 			uint64_t size = v->size;
@@ -444,20 +478,14 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 					PRIu64 ")", offset, end, size);
 		}
 		if (__builtin_expect(v->nblocked != 0, 0) &&
-				view_blocks(v, offset, end)) {
-			uint64_t gen = v->gen;
-
+				gen != stale_gen && view_blocks(v, offset, end)) {
 			spin_unlock(&ctx->lock);
-			/* lifted elsewhere, and not applied here yet? */
-			if (!synced && region_sync(region)) {
-				synced = true;
-				continue;
-			}
 			if (flags & PML_LEASE_NOWAIT)
 				return err_set(EAGAIN, "[%" PRIu64 ", %" PRIu64
 					") is under a barrier or quarantine",
 					offset, end);
 			view_wait_change(region, gen);
+			looked = false;	/* the state may have moved on */
 			continue;
 		}
 
@@ -630,7 +658,7 @@ lease_slow_put(struct pml_region *r, struct pml_lease *l, bool drained,
 		uint64_t seq = atomic_load(&sf->serving_seq);
 
 		if (seq) {
-			atomic_store(&sf->h->slots[sf->slot].drained_seq, seq);
+			shm_report(&sf->h->slots[sf->slot].drained_seq, seq);
 			shm_wake_owner(sf);
 		}
 	}

@@ -169,19 +169,31 @@ region_layout_end(struct pml_region *r)
 }
 
 /*
- * region_sync -- apply now what other processes changed (a size, a
- * barrier, a quarantine) rather than when the agent gets to it.  Returns
- * whether there was anything to apply.
+ * region_sync -- follow now a size another process set, rather than when
+ * the agent gets to it.  Maps or unmaps only: it never runs a pass, whose
+ * on_break callbacks might need a lock the caller holds.  Returns whether
+ * the size changed.
  */
 bool
 region_sync(struct pml_region *r)
 {
-	struct shared_file *sf = r->shared;
-
-	if (atomic_load(&sf->h->state_seq) == atomic_load(&sf->seen_state_seq))
+	if (atomic_load(r->state_seq) == atomic_load(r->applied_state_seq))
 		return false;
-	agent_pass(sf, NULL);
-	return true;
+
+	uint64_t before = atomic_load(&r->size);
+
+	if (shared_get_size(r->shared) == before)
+		return false;	/* no size to follow: never wait */
+
+	region_lock(r);
+	/*
+	 * Wait for a layout change here to end (the agent following a size,
+	 * our own punch) -- unless we are inside one, in its on_break.
+	 */
+	while (r->layout_busy && !agent_in_pass())
+		pthread_cond_wait(&r->cond, &r->mutex);
+	agent_apply_size(r);	/* unlocks */
+	return atomic_load(&r->size) != before;
 }
 
 /* ----------------------------------------------------------- open */
@@ -408,6 +420,8 @@ pml_region_open(struct pml_region **region, const char *path,
 		ret = err_set(ENOMEM, "cannot allocate the quarantine mirror");
 		goto err;
 	}
+	r->state_seq = &r->shared->h->state_seq;
+	r->applied_state_seq = &r->shared->seen_state_seq;
 	ret = shared_publish_region(r);
 	if (ret)
 		goto err;

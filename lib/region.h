@@ -82,6 +82,13 @@ struct piece {
 struct pml_region {
 	/* read on every acquire: its own line, written only by publishes */
 	_Alignas(CACHELINE) struct region_view *_Atomic view;
+	/*
+	 * The state file's change count, and the one this process has
+	 * applied: an acquire that sees them differ applies first, so a
+	 * barrier raised anywhere is respected here as soon as it is raised.
+	 */
+	_Atomic uint64_t *state_seq;
+	_Atomic uint64_t *applied_state_seq;
 
 	_Alignas(CACHELINE) pthread_mutex_t mutex;
 	pthread_cond_t cond;	/* CLOCK_MONOTONIC; view changes, drains */

@@ -479,7 +479,7 @@ shared_regions_pin(struct shared_file *sf)
 		sf->napply = sf->nregions;
 	} else {
 		sf->napply = 0;	/* this pass skips; the next one retries */
-		atomic_store(&sf->seen_state_seq, 0);
+		atomic_store(&sf->retry, true);
 	}
 	pthread_mutex_unlock(&shared_files_lock);
 }
@@ -597,6 +597,7 @@ int
 shared_size(struct pml_region *r, uint64_t *size)
 {
 	struct shared_file *sf = r->shared;
+	uint64_t file_size = *size;
 	int ret = shm_lock(sf);
 
 	if (ret)
@@ -605,11 +606,23 @@ shared_size(struct pml_region *r, uint64_t *size)
 			sf->h->size > *size) {
 		sf->h->size = *size;
 		atomic_fetch_add(&sf->h->size_seq, 1);
+	} else if (sf->h->size % r->alignment) {
+		ret = err_set(EUCLEAN, "state file %s is corrupt: size %" PRIu64
+				" breaks the file's alignment %" PRIu64, sf->path,
+				sf->h->size, r->alignment);
 	} else {
 		*size = sf->h->size;
 	}
+	/* quarantined blocks stay in the file: none can lie past its end */
+	for (uint32_t i = 0; !ret && i < sf->h->nquar && i < SHM_QUAR_MAX; i++)
+		if (sf->h->quar[i].end > file_size ||
+		    sf->h->quar[i].start % r->alignment)
+			ret = err_set(EUCLEAN, "state file %s is corrupt: "
+					"quarantine entry %u [%" PRIu64 ", %"
+					PRIu64 ") is not inside the file", sf->path,
+					i, sf->h->quar[i].start, sf->h->quar[i].end);
 	shm_unlock(sf);
-	return 0;
+	return ret;
 }
 
 void
@@ -667,5 +680,47 @@ shared_set_size(struct shared_file *sf, uint64_t size)
 	shm_bump(sf);
 	shm_unlock(sf);
 	return 0;
+}
+
+/*
+ * shm_report -- a slot's acknowledgement only moves forward: a put that
+ * read an older barrier's number must not undo a newer report.
+ */
+void
+shm_report(_Atomic uint64_t *word, uint64_t seq)
+{
+	uint64_t cur = atomic_load(word);
+
+	while (cur < seq && !atomic_compare_exchange_weak(word, &cur, seq))
+		;
+}
+
+/*
+ * shared_blocks -- does the state file block [start, end) right now: a
+ * barrier up, a quarantine, or the end of the file?  For an acquire whose
+ * agent is behind.
+ */
+int
+shared_blocks(struct shared_file *sf, uint64_t start, uint64_t end)
+{
+	struct shm_header *h = sf->h;
+	int blocked = SHM_CLEAR;
+
+	if (shm_lock(sf))
+		return SHM_CLEAR;	/* the view decides, as before */
+	if (shm_check(sf) == 0) {
+		if (end > h->size)	/* a shrink not applied here yet */
+			blocked = SHM_PAST_END;
+		else if (h->barrier_phase != SHM_PHASE_NONE &&
+			 range_overlaps(h->barrier_start, h->barrier_end,
+					start, end))
+			blocked = SHM_BLOCKED;
+		for (uint32_t i = 0; i < h->nquar && !blocked; i++)
+			if (range_overlaps(h->quar[i].start, h->quar[i].end,
+					start, end))
+				blocked = SHM_BLOCKED;
+	}
+	shm_unlock(sf);
+	return blocked;
 }
 

@@ -166,6 +166,7 @@ struct shared_file {
 	struct pml_region **apply;	/* the regions, pinned for a pass */
 	unsigned napply;
 	_Atomic uint64_t seen_state_seq;
+	_Atomic bool retry;		/* a pass could not apply everything */
 
 	/*
 	 * Leases of this process a barrier waits for, over all its regions
@@ -185,12 +186,15 @@ int shared_attach(struct pml_region *r, mode_t data_mode);
 int shared_publish_region(struct pml_region *r);
 int shared_size(struct pml_region *r, uint64_t *size);
 uint64_t shared_get_size(struct shared_file *sf);
+enum { SHM_CLEAR, SHM_BLOCKED, SHM_PAST_END };
+int shared_blocks(struct shared_file *sf, uint64_t start, uint64_t end);
 int shared_set_size(struct shared_file *sf, uint64_t size);
 int shm_snapshot(struct shared_file *sf, struct shm_snapshot *s);
 void shared_regions_pin(struct shared_file *sf);
 void shared_regions_unpin(struct shared_file *sf);
 void shared_housekeeping(struct shared_file *sf);
 void shm_futex_wake(_Atomic uint32_t *word);
+void shm_report(_Atomic uint64_t *word, uint64_t seq);
 bool shared_lift(struct shared_file *sf, struct pml_region *r);
 void shared_detach(struct pml_region *r);
 int shm_lock(struct shared_file *sf);
@@ -241,6 +245,8 @@ int agent_start(struct shared_file *sf);
 void agent_stop(struct shared_file *sf);
 void agent_apply(struct shared_file *sf, struct pml_region *skip);
 void agent_pass(struct shared_file *sf, struct pml_region *skip);
+bool agent_apply_size(struct pml_region *r);
+bool agent_in_pass(void);
 void agent_hold(struct shared_file *sf);
 void agent_release(struct shared_file *sf);
 
