@@ -45,11 +45,12 @@ fi
 
 # build-essential brings gcc's sanitizer runtimes (libasan, libubsan,
 # libtsan) through libgcc-12-dev; util-linux has setarch, which the TSan
-# build may need (scripts/test-all.sh says why).
+# build may need (scripts/test-all.sh says why); strace counts the system
+# calls of the lease fast path where perf cannot (tests/multiproc).
 packages="build-essential cmake pkg-config
 	libpmem2-dev libdaxctl-dev libndctl-dev
 	libcmocka-dev libjson-c-dev liburing-dev
-	util-linux"
+	util-linux strace"
 
 echo "install-deps.sh: apt-get update"
 $as_root env DEBIAN_FRONTEND=noninteractive apt-get update
