@@ -187,7 +187,9 @@ struct pml_lease_ops {
 	 * (PML_BREAK_REVOKED) -- always in the process that holds the
 	 * lease: in the thread that raised the barrier when that is in
 	 * the same process, else in the library's agent thread
-	 * ("pml-agent", all signals blocked).  No library lock is held:
+	 * ("pml-agent", all signals blocked) -- or, when another region
+	 * on the same file is being opened or a quarantine lifted in this
+	 * process just then, in that thread.  No library lock is held:
 	 * it may put the lease itself, or arrange for the I/O to be
 	 * cancelled and put on completion.  It must not wait for the
 	 * barrier that called it, nor open or close regions.  Only a

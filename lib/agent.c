@@ -311,11 +311,11 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 		 * pass's snapshot: a growth since must not be undone here.
 		 */
 		/*
-		 * Unless this process owns the file's layout: then nobody else
-		 * changes the size, and our owner sets its region's itself.
+		 * Whoever owns the layout: a layout owner publishes the shared
+		 * size before its region's on a growth, and after on a shrink,
+		 * so a shared size below ours is always a shrink to apply.
 		 */
-		uint64_t now = atomic_load(&sf->h->layout_owner) ==
-			sf->slot + 1 ? UINT64_MAX : shared_get_size(sf);
+		uint64_t now = shared_get_size(sf);
 
 		if (now != UINT64_MAX && now < atomic_load(&r->size)) {
 			atomic_store(&r->size, now);

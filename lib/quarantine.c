@@ -280,9 +280,27 @@ quarantine_lift(struct pml_region *r)
 	shm_unlock(sf);
 
 	uint64_t size = s->size;
+	struct stat st;
+
+	/*
+	 * Kept blocks always lie inside the file: an entry reaching past it
+	 * is forged or corrupt, and is dropped without deallocating anything.
+	 */
+	uint64_t file_end = fstat(r->fd, &st) ? 0 :
+		((uint64_t)st.st_size + r->alignment - 1) / r->alignment *
+		r->alignment;
 
 	for (uint32_t i = 0; i < s->nquar; i++)
 		keep[i] = s->quar[i].released != QUAR_LIFTING;
+	for (uint32_t i = 0; i < s->nquar; i++) {
+		if (!keep[i] && s->quar[i].end > file_end) {
+			err_set(EUCLEAN, "state file %s: quarantine entry [%"
+				PRIu64 ", %" PRIu64 ") lies past the file: "
+				"dropped, nothing deallocated", sf->path,
+				s->quar[i].start, s->quar[i].end);
+			s->quar[i].end = s->quar[i].start;	/* empty */
+		}
+	}
 	for (uint32_t i = 0; i < s->nquar; i++) {
 		if (keep[i])
 			continue;
