@@ -275,9 +275,9 @@ shared_layout_begin(struct shared_file *sf, const struct timespec *deadline,
 				(deadline->tv_nsec - now.tv_nsec) / 1000000;
 
 			if (left <= 0)
-				return err_set(ETIMEDOUT, "another process's "
-					"punch or truncate of the file did not "
-					"finish in time");
+				return err_set(ETIMEDOUT, "another punch or "
+					"truncate of the file (in this or another "
+					"process) did not finish in time");
 			if (left < ms)
 				ms = (int)left;
 		}
