@@ -286,9 +286,10 @@ quarantine_lift(struct pml_region *r)
 	 * Kept blocks always lie inside the file: an entry reaching past it
 	 * is forged or corrupt, and is dropped without deallocating anything.
 	 */
-	uint64_t file_end = fstat(r->fd, &st) ? 0 :
+	uint64_t file_end = r->kind == PML_REGION_DEVDAX ? r->file_size :
+		fstat(r->fd, &st) ? 0 :
 		((uint64_t)st.st_size + r->alignment - 1) / r->alignment *
-		r->alignment;
+		r->alignment;	/* a device's st_size is 0: its size is known */
 
 	for (uint32_t i = 0; i < s->nquar; i++)
 		keep[i] = s->quar[i].released != QUAR_LIFTING;
