@@ -119,7 +119,7 @@ wait_holders(struct shared_file *sf, uint64_t seq, enum shm_phase phase,
 /* set the barrier's phase (NONE: drop it) and let every process know */
 static int
 set_phase(struct shared_file *sf, enum shm_phase phase, uint64_t *seq,
-		uint64_t start, uint64_t end, const uint64_t *size)
+		uint64_t start, uint64_t end)
 {
 	struct shm_header *h = sf->h;
 	int ret = shm_lock(sf);
@@ -134,10 +134,6 @@ set_phase(struct shared_file *sf, enum shm_phase phase, uint64_t *seq,
 		h->barrier_break = tls_breaking;
 	} else if (phase == SHM_PHASE_NONE) {
 		h->barrier_owner = 0;
-	}
-	if (size) {
-		h->size = *size;
-		atomic_fetch_add(&h->size_seq, 1);
 	}
 	h->barrier_phase = phase;
 	shm_bump(sf);
@@ -212,13 +208,13 @@ quarantine_laggards(struct shared_file *sf, uint64_t seq, uint64_t start,
  */
 static int
 phase(struct pml_region *r, enum shm_phase ph, uint64_t *seq, uint64_t start,
-		uint64_t end, const uint64_t *size)
+		uint64_t end)
 {
 	struct shared_file *sf = r->shared;
 
 	agent_hold(sf);
 
-	int ret = set_phase(sf, ph, seq, start, end, size);
+	int ret = set_phase(sf, ph, seq, start, end);
 
 	if (!ret)
 		agent_pass(sf, r);
@@ -238,7 +234,7 @@ drain(struct pml_region *r, uint64_t start, uint64_t end,
 {
 	struct shared_file *sf = r->shared;
 	uint64_t seq;
-	int ret = phase(r, SHM_PHASE_DRAIN, &seq, start, end, NULL);
+	int ret = phase(r, SHM_PHASE_DRAIN, &seq, start, end);
 
 	if (ret)
 		return ret;
@@ -258,7 +254,7 @@ drain(struct pml_region *r, uint64_t start, uint64_t end,
 	ret = may_revoke(sf, seq);
 	if (ret)
 		goto retract;
-	ret = phase(r, SHM_PHASE_REVOKE, &seq, start, end, NULL);
+	ret = phase(r, SHM_PHASE_REVOKE, &seq, start, end);
 	if (ret)
 		goto retract;
 
@@ -272,7 +268,7 @@ drain(struct pml_region *r, uint64_t start, uint64_t end,
 	return 0;
 
 retract:
-	phase(r, SHM_PHASE_NONE, &seq, start, end, NULL);
+	phase(r, SHM_PHASE_NONE, &seq, start, end);
 	return ret;
 }
 
@@ -315,23 +311,21 @@ layout_enter(struct pml_region *r, const struct pml_barrier_opts *o,
 	region_layout_begin(r);
 	region_unlock(r);
 
-	struct shm_snapshot *s = sf->snap_owner;
+	uint64_t size = shared_get_size(sf);
+	uint64_t old = atomic_load(&r->size);
 
-	ret = shm_snapshot(sf, s);
-	if (!ret && s->size != UINT64_MAX && s->size != atomic_load(&r->size)) {
-		uint64_t old = atomic_load(&r->size);
-
-		if (s->size > old)
-			ret = mapping_grow(r, s->size, true);
+	if (size != UINT64_MAX && size != old) {
+		if (size > old)
+			ret = mapping_grow(r, size, true);
 		if (!ret) {
 			/* smaller: out of the view before it is unmapped */
 			region_lock(r);
-			atomic_store(&r->size, s->size);
+			atomic_store(&r->size, size);
 			view_publish(r);
 			region_unlock(r);
 		}
-		if (!ret && s->size < old)
-			ret = mapping_protect(r, s->size, old, false);
+		if (!ret && size < old)
+			ret = mapping_protect(r, size, old, false);
 	}
 	if (ret) {
 		region_layout_end(r);
@@ -402,7 +396,7 @@ range_op(struct pml_region *r, uint64_t offset, uint64_t length,
 		if (up && punch)
 			ret = quarantine_dealloc_free_parts(r, offset, end);
 		if (up)
-			phase(r, SHM_PHASE_NONE, &seq, 0, 0, NULL);
+			phase(r, SHM_PHASE_NONE, &seq, 0, 0);
 	}
 	layout_leave(r);
 	return ret;
@@ -462,7 +456,7 @@ pml_region_truncate(struct pml_region *r, uint64_t size,
 			atomic_store(&r->size, size);
 			view_publish(r);
 			region_unlock(r);
-			phase(r, SHM_PHASE_NONE, &seq, 0, 0, &size);
+			phase(r, SHM_PHASE_NONE, &seq, 0, 0);
 		}
 	} else if (size < old && !(ret = drain(r, size, old, o, &deadline,
 			&seq))) {
@@ -477,7 +471,7 @@ pml_region_truncate(struct pml_region *r, uint64_t size,
 		region_unlock(r);
 		if (!ret)
 			ret = quarantine_dealloc_free_parts(r, size, old);
-		phase(r, SHM_PHASE_NONE, &seq, 0, 0, &size);
+		phase(r, SHM_PHASE_NONE, &seq, 0, 0);
 	}
 	layout_leave(r);
 	return ret;

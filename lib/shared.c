@@ -309,7 +309,6 @@ shared_free(struct shared_file *sf)
 	pthread_mutex_destroy(&sf->apply_lock);
 	pthread_cond_destroy(&sf->unpinned);
 	free(sf->snap);
-	free(sf->snap_owner);
 	free(sf->apply);
 	free(sf->regions);
 	free(sf);
@@ -330,8 +329,7 @@ attach_new(struct shared_file **out, const struct pml_region *r,
 	pthread_mutex_init(&sf->apply_lock, NULL);
 	pthread_cond_init(&sf->unpinned, NULL);
 	sf->snap = malloc(sizeof(*sf->snap));
-	sf->snap_owner = malloc(sizeof(*sf->snap_owner));
-	if (!sf->snap || !sf->snap_owner) {
+	if (!sf->snap) {
 		shared_free(sf);
 		return err_set(ENOMEM, "cannot allocate shared state");
 	}
@@ -605,7 +603,6 @@ shared_size(struct pml_region *r, uint64_t *size)
 	if (r->kind == PML_REGION_DEVDAX || sf->h->size == UINT64_MAX ||
 			sf->h->size > *size) {
 		sf->h->size = *size;
-		atomic_fetch_add(&sf->h->size_seq, 1);
 	} else if (sf->h->size % r->alignment) {
 		ret = err_set(EUCLEAN, "state file %s is corrupt: size %" PRIu64
 				" breaks the file's alignment %" PRIu64, sf->path,
@@ -676,7 +673,6 @@ shared_set_size(struct shared_file *sf, uint64_t size)
 	if (ret)
 		return ret;
 	sf->h->size = size;
-	atomic_fetch_add(&sf->h->size_seq, 1);
 	shm_bump(sf);
 	shm_unlock(sf);
 	return 0;

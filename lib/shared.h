@@ -99,7 +99,6 @@ struct shm_header {
 
 	/* under lock */
 	uint64_t size;
-	_Atomic uint64_t size_seq;
 	uint64_t barrier_seq;
 	uint64_t barrier_start;
 	uint64_t barrier_end;
@@ -162,7 +161,6 @@ struct shared_file {
 	/* one pass at a time (agent.c) */
 	pthread_mutex_t apply_lock;
 	struct shm_snapshot *snap;
-	struct shm_snapshot *snap_owner;	/* the layout owner's */
 	struct pml_region **apply;	/* the regions, pinned for a pass */
 	unsigned napply;
 	_Atomic uint64_t seen_state_seq;

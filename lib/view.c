@@ -70,7 +70,8 @@ view_grace(struct pml_region *r)
 
 /*
  * view_publish -- make the region's current state what acquires see.
- * Never fails: capacity was reserved.  Caller holds region->mutex.
+ * Never fails: each buffer has room for everything.  Caller holds
+ * region->mutex.
  */
 void
 view_publish(struct pml_region *r)
