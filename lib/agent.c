@@ -218,12 +218,63 @@ record_revoked(struct shared_file *sf, struct pml_region *r,
 }
 
 /*
- * apply_size -- keep a region's mapping and view in step with the file's
+ * region_follow_size -- bring a region's mapping and view to the file's
  * size, as the state file has it now: never from a pass's snapshot, which
- * may predate a growth this process has applied already.  Never waits for
- * the region's layout: its owner may be waiting for this very pass.
- * Returns false if the region was busy or the file not grown yet (try again
- * later).  Called with region->mutex held; returns with it released.
+ * may predate a growth this process has applied already.  The caller holds
+ * the region's layout (layout_busy), not its mutex.  With extend_file (the
+ * file's layout owner) a file found short is extended; otherwise that is
+ * -EAGAIN: the growth is not done yet, and its own pass follows.
+ *
+ * Everything below r->size is accessible (a punch's protection aside,
+ * under its barrier), and only the layout holder changes protection: so
+ * [0, reach) stays accessible whatever passes lower r->size to meanwhile,
+ * and that is how far the size may be raised.  The size is decided under
+ * region->mutex, from the shared size read there: a shrink elsewhere
+ * drains us under its barrier, then sets the shared size, then cuts the
+ * file, and our passes drop the barrier only together with the smaller
+ * size -- so the size read here is either still the file's (the barrier,
+ * if any, covers what is being cut) or the cut one.  A size read before
+ * mapping may be stale either way.
+ */
+int
+region_follow_size(struct pml_region *r, bool extend_file)
+{
+	uint64_t reach = atomic_load(&r->size);
+	uint64_t size = shared_get_size(r->shared);
+	int ret = 0;
+
+	if (size == UINT64_MAX)
+		return 0;
+	if (size > reach && (ret = mapping_grow(r, size, extend_file)) == 0)
+		reach = size;
+
+	region_lock(r);
+
+	uint64_t now = shared_get_size(r->shared);
+	uint64_t to = now < reach ? now : reach;
+
+	if (now != UINT64_MAX && to != atomic_load(&r->size)) {
+		/* out of the view first: then nothing can be leased there */
+		atomic_store(&r->size, to);
+		view_publish(r);
+	}
+	to = atomic_load(&r->size);
+	region_unlock(r);
+	/* what passes cut from the view, cut from the mapping too */
+	if (to < r->open_end) {
+		int err = quarantine_protect_cut(r, to, r->open_end);
+
+		if (!ret)
+			ret = err;
+	}
+	return ret;
+}
+
+/*
+ * agent_apply_size -- region_follow_size for a holder: never waits for
+ * the region's layout, whose owner may be waiting for this very pass.
+ * Returns false if the region was busy or the file not grown yet (try
+ * again later).  Called with region->mutex held; returns with it released.
  */
 bool
 agent_apply_size(struct pml_region *r)
@@ -235,28 +286,8 @@ agent_apply_size(struct pml_region *r)
 	r->layout_busy = true;
 	region_unlock(r);
 
-	uint64_t old = atomic_load(&r->size);
-	uint64_t size = shared_get_size(r->shared);
-	int ret = 0;
+	int ret = region_follow_size(r, false);
 
-	if (size == UINT64_MAX || size == old) {
-		/* nothing to do */
-	} else if (size > old) {
-		ret = mapping_grow(r, size, false);
-		region_lock(r);
-		if (!ret) {
-			atomic_store(&r->size, size);
-			view_publish(r);
-		}
-		region_unlock(r);
-	} else {
-		/* out of the view first: then nothing can be leased there */
-		region_lock(r);
-		atomic_store(&r->size, size);
-		view_publish(r);
-		region_unlock(r);
-		ret = mapping_protect(r, size, old, false);
-	}
 	region_layout_end(r);
 	return ret != -EAGAIN;
 }

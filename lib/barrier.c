@@ -311,22 +311,7 @@ layout_enter(struct pml_region *r, const struct pml_barrier_opts *o,
 	region_layout_begin(r);
 	region_unlock(r);
 
-	uint64_t size = shared_get_size(sf);
-	uint64_t old = atomic_load(&r->size);
-
-	if (size != UINT64_MAX && size != old) {
-		if (size > old)
-			ret = mapping_grow(r, size, true);
-		if (!ret) {
-			/* smaller: out of the view before it is unmapped */
-			region_lock(r);
-			atomic_store(&r->size, size);
-			view_publish(r);
-			region_unlock(r);
-		}
-		if (!ret && size < old)
-			ret = mapping_protect(r, size, old, false);
-	}
+	ret = region_follow_size(r, true);
 	if (ret) {
 		region_layout_end(r);
 		shared_layout_end(sf);

@@ -109,6 +109,7 @@ mapping_init(struct pml_region *r, uint64_t size)
 		return err_set(EINVAL, "reservation at %p breaks the %" PRIu64
 				"-byte alignment", (void *)r->base,
 				r->alignment);
+	r->open_end = size;
 	return size ? piece_map(r, 0, size) : 0;
 }
 
@@ -135,6 +136,11 @@ mapping_protect(struct pml_region *r, uint64_t start, uint64_t end,
 			accessible ? PROT_READ | PROT_WRITE : PROT_NONE))
 		return err_set(errno, "mprotect [%" PRIu64 ", %" PRIu64 "): %m",
 				start, end);
+	/* open_end: where the accessible part of the mapping ends */
+	if (accessible && start <= r->open_end && end > r->open_end)
+		r->open_end = end;
+	if (!accessible && start < r->open_end && end >= r->open_end)
+		r->open_end = start;
 	return 0;
 }
 

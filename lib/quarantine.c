@@ -206,6 +206,37 @@ dealloc(struct pml_region *r, const struct range *parts, unsigned n,
 	return ret;
 }
 
+/*
+ * quarantine_protect_cut -- make [start, end), cut from the region, fault
+ * on access -- all but its quarantined blocks: a revoked lease's holder may
+ * still write into those, and they stay the file's until lifted (the lift
+ * makes them inaccessible itself).  Layout holder, no lock held.
+ */
+int
+quarantine_protect_cut(struct pml_region *r, uint64_t start, uint64_t end)
+{
+	struct shm_snapshot *s = malloc(sizeof(*s));
+	struct range *parts = malloc((SHM_QUAR_MAX + 1) * sizeof(*parts));
+	int ret = 0;
+
+	if (!s || !parts) {
+		ret = err_set(ENOMEM, "cannot plan the protection");
+		goto out;
+	}
+	ret = shm_snapshot(r->shared, s);
+	if (ret)
+		goto out;
+
+	unsigned n = free_parts(s->quar, s->nquar, NULL, start, end, parts);
+
+	for (unsigned i = 0; i < n && !ret; i++)
+		ret = mapping_protect(r, parts[i].start, parts[i].end, false);
+out:
+	free(parts);
+	free(s);
+	return ret;
+}
+
 static uint64_t
 kept_end(const struct shm_snapshot *s, const bool *keep, uint64_t size)
 {

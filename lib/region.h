@@ -113,6 +113,8 @@ struct pml_region {
 	unsigned npieces;
 	unsigned pieces_cap;
 	uint64_t mapped_end;	/* end of the last piece */
+	uint64_t open_end;	/* accessible up to here: >= size, while a
+				 * cut part is not yet made inaccessible */
 	uint64_t file_size;	/* >= size while a quarantine holds a tail */
 	_Atomic uint64_t size;	/* the region's size, as in the view */
 
@@ -151,6 +153,9 @@ void region_layout_end(struct pml_region *r);
 uint64_t region_close_epoch(void);
 bool region_sync(struct pml_region *r);
 
+/* agent.c */
+int region_follow_size(struct pml_region *r, bool extend_file);
+
 /* mapping.c */
 int mapping_init(struct pml_region *r, uint64_t size);
 void mapping_fini(struct pml_region *r);
@@ -172,6 +177,8 @@ void view_wait_change(struct pml_region *r, uint64_t gen);
 /* quarantine.c */
 void quarantine_release(struct pml_region *r, const struct pml_lease *lease);
 int quarantine_dealloc_free_parts(struct pml_region *r, uint64_t start,
+		uint64_t end);
+int quarantine_protect_cut(struct pml_region *r, uint64_t start,
 		uint64_t end);
 bool quarantine_covers(const struct pml_region *r, uint64_t start,
 		uint64_t end);

@@ -538,7 +538,9 @@ shared_lift(struct shared_file *sf, struct pml_region *r)
 	       shared_layout_begin(sf, NULL, true) == 0) {
 		region_layout_begin(r);
 		region_unlock(r);
-		lifted |= quarantine_lift(r);
+		/* what it cuts past the size must be past ours too */
+		if (region_follow_size(r, true) == 0)
+			lifted |= quarantine_lift(r);
 		region_layout_end(r);
 		shared_layout_end(sf);
 	}
