@@ -414,6 +414,162 @@ const struct pml_lease_info *pml_snapshot_lease(
 		const struct pml_snapshot *snap, unsigned file, unsigned holder,
 		unsigned lease);
 
+/* ------------------------------------------- revoke, removal and poison */
+
+/*
+ * A device can go away under a mapping: an administrator disables a dax
+ * device or unbinds a namespace, a CXL device is unplugged.  The kernel
+ * then revokes a devdax mapping (the next access gets SIGBUS) and leaves an
+ * fsdax mapping pointing at a device that no longer exists.  Poisoned
+ * media arrives as SIGBUS with BUS_MCEERR_AR.  The calls below let the
+ * library take a region away in order -- holders told first, data flushed,
+ * the mapping torn down -- and survive what the kernel does unannounced.
+ */
+
+/*
+ * pml_region_revoke -- take the region away from its users, for good.
+ *
+ *   1. acquires on the region fail with -ENODEV from now on;
+ *   2. everything mapped is flushed to the media (skipped when the device
+ *      is known to be gone: flushing into it would fault);
+ *   3. on_break(reason) of every lease of the region that has one, PIN or
+ *      REF, in the calling thread, no library lock held;
+ *   4. wait up to grace_ms for those leases to be put;
+ *   5. leases still held are revoked (pml_lease_revoked() says 1) and the
+ *      blocks under them quarantined in the file's shared state until put,
+ *      for a device may still be writing there;
+ *   6. the mapping is replaced by anonymous memory at the same addresses:
+ *      a straggling CPU access lands there and faults nothing.
+ *
+ * Afterwards every call on the region returns -ENODEV (pml_region_base()
+ * NULL, pml_region_size() 0) but pml_region_revoked() and
+ * pml_region_close(), and every call on its leases returns -ENODEV but
+ * pml_lease_revoked(), which says 1 -- pml_lease_put() too returns
+ * -ENODEV, though it still lets the lease go: it is how a holder says it
+ * is done.  pml_region_close() frees the region once its
+ * leases are put (-EBUSY before, like any region).
+ *
+ * reason: what on_break is told -- PML_BREAK_REMOVE, PML_BREAK_POISON or
+ * PML_BREAK_REVOKED.  Returns 0, or -ENODEV if the region was revoked
+ * already.  Must not be called from an on_break of the same region.
+ */
+int pml_region_revoke(struct pml_region *region,
+		enum pml_break_reason reason, uint32_t grace_ms);
+
+/*
+ * pml_region_revoked -- 1 if the region was revoked (by pml_region_revoke,
+ * the monitor, a fault on a removed device, or another process's
+ * pml_device_prepare_removal), 0 if not, negative on a bad region.
+ */
+int pml_region_revoked(const struct pml_region *region);
+
+/*
+ * pml_monitor_start -- watch the devices under every open region, for the
+ * whole process.  Idempotent; the regions opened later are watched too.
+ *
+ *   - A thread ("pml-monitor") listens to the kernel's uevents
+ *     (NETLINK_KOBJECT_UEVENT) and, on the unbind or removal of the dax
+ *     device, the nd device or the block device under a region (a devdax
+ *     region's st_rdev, an fsdax file's st_dev, or any device above them
+ *     in sysfs), revokes the region: pml_region_revoke(PML_BREAK_REMOVE,
+ *     no flush, grace 0 -- the device is gone).
+ *   - A SIGBUS handler (SA_SIGINFO | SA_ONSTACK) that chains to the
+ *     handler installed before it for faults outside every region.  A
+ *     fault inside a region on a device that went away unannounced
+ *     (BUS_ADRERR) replaces the region's mapping with anonymous memory, so
+ *     the faulting access completes, and has the monitor thread revoke the
+ *     region.  Poison (BUS_MCEERR_AR, BUS_MCEERR_AO) replaces the poisoned
+ *     page(s) only, records them (pml_region_badblocks()), and has the
+ *     leases over them revoked with on_break(PML_BREAK_POISON); the rest
+ *     of the region stays in use.  Data in a replaced range reads zero:
+ *     pml_region_read() says -EIO for it.
+ *
+ * Returns 0, or a negative errno (nothing started).
+ */
+int pml_monitor_start(void);
+
+/* pml_monitor_stop -- stop the thread, restore the previous SIGBUS handler */
+int pml_monitor_stop(void);
+
+/*
+ * For applications with their own event loop: pml_monitor_fd() opens a
+ * non-blocking uevent socket (close it with close(2)); when it polls
+ * readable, pml_monitor_dispatch() reads what is pending and revokes the
+ * regions whose device went away, returning how many it revoked.  No
+ * thread and no signal handler are involved.
+ */
+int pml_monitor_fd(void);
+int pml_monitor_dispatch(int fd);
+
+/*
+ * pml_device_prepare_removal -- the user-space MF_MEM_PRE_REMOVE: before a
+ * device is taken away, have every process that has a region on it --
+ * devdax regions whose st_rdev is dev, fsdax regions on files whose st_dev
+ * is dev -- drain, flush and revoke, through the shared state files of the
+ * runtime directory (as root, also those of every user's
+ * /run/user/UID/pmemlease).  Each holder revokes its regions there with
+ * PML_BREAK_REMOVE and opts->timeout_ms of grace.
+ *
+ * Returns 0 when every holder has revoked (*nholders says how many
+ * processes were asked), -ETIMEDOUT if some had not within timeout_ms
+ * (plus a second) -- the caller decides whether to remove anyway -- or
+ * -EACCES if a state file could not be opened (another user's, not root).
+ * With PML_REMOVAL_GONE the device is gone already (a udev remove event):
+ * holders skip the flush.
+ */
+#define PML_REMOVAL_GONE	(1U << 0)
+
+struct pml_removal_opts {
+	uint32_t timeout_ms;	/* 0: 10 s */
+	uint32_t flags;		/* PML_REMOVAL_* */
+};
+
+int pml_device_prepare_removal(unsigned *nholders, dev_t dev,
+		const struct pml_removal_opts *opts);
+
+/*
+ * Safe copies: read or write [offset, offset + len) of the region through
+ * libpmem2's machine-check-safe source I/O, not through the mapping, so
+ * poisoned media returns -EIO instead of killing the process.  A range
+ * recorded as poisoned (pml_region_badblocks) returns -EIO without being
+ * touched.  pml_region_write persists what it wrote.
+ */
+int pml_region_read(struct pml_region *region, void *buf, uint64_t offset,
+		size_t len);
+int pml_region_write(struct pml_region *region, uint64_t offset,
+		const void *buf, size_t len);
+
+#define PML_BADBLOCK_DEVICE	(1U << 0)	/* in the kernel's badblocks */
+#define PML_BADBLOCK_SEEN	(1U << 1)	/* a machine check we took */
+
+struct pml_badblock {
+	uint64_t offset;	/* in the region */
+	uint64_t length;
+	uint32_t flags;		/* PML_BADBLOCK_* */
+	uint32_t reserved;
+};
+
+/*
+ * pml_region_badblocks -- the region's bad blocks: those the kernel lists
+ * for the namespace under it (libpmem2's badblock API, through libndctl)
+ * and the poison this process took a machine check on.  *n: in, the room
+ * in bbs; out, how many there are (more than the room: -ENOSPC, bbs
+ * filled as far as it goes).  bbs may be NULL when *n is 0.
+ */
+int pml_region_badblocks(struct pml_badblock *bbs, size_t *n,
+		struct pml_region *region);
+
+/*
+ * pml_region_badblock_clear -- clear the bad blocks in [offset, offset +
+ * length): through libpmem2 for the kernel's list (needs root), and by
+ * deallocating the range through the barrier (a punch: its leases are
+ * drained first) and mapping it again for poison this process took, so the
+ * file gets fresh blocks that read zero.  devdax: zeroed through the
+ * machine-check-safe path instead.
+ */
+int pml_region_badblock_clear(struct pml_region *region, uint64_t offset,
+		uint64_t length);
+
 /* ---------------------------------------------------------- persistence */
 
 /*

@@ -153,8 +153,8 @@ visit_all(struct visit *s, lease_visit_fn fn)
 }
 
 /* call on_break of collected leases, no lock held, then let them go */
-static void
-call_breaks(struct lease_list *ls, enum pml_break_reason reason)
+void
+lease_list_call(struct lease_list *ls, enum pml_break_reason reason)
 {
 	for (size_t i = 0; i < ls->n; i++) {
 		struct pml_lease *l = ls->v[i];
@@ -211,7 +211,7 @@ record_revoked(struct shared_file *sf, struct pml_region *r,
 		if (tell)
 			lease_list_push(&breaks, l);
 	}
-	call_breaks(&breaks, PML_BREAK_REVOKED);
+	lease_list_call(&breaks, PML_BREAK_REVOKED);
 	free(breaks.v);
 	ls->n = 0;
 	return recorded || !quarantine;
@@ -387,7 +387,7 @@ agent_apply(struct shared_file *sf, struct pml_region *skip)
 			revoke_ok = false;
 	}
 	free(revoked.v);
-	call_breaks(&breaks, PML_BREAK_LAYOUT);
+	lease_list_call(&breaks, PML_BREAK_LAYOUT);
 	free(breaks.v);
 
 	if (up) {
@@ -574,6 +574,47 @@ agent_dump(struct shared_file *sf)
 	free(d.v);
 }
 
+/*
+ * agent_remove -- a device under the file is going away (removal.c): revoke
+ * every region of ours on it -- holders told, data flushed, mapping torn
+ * down -- then acknowledge.  Runs in the agent thread, outside any pass:
+ * on_break callbacks run here, as they do for barriers.
+ */
+static void
+agent_remove(struct shared_file *sf, uint64_t seq)
+{
+	struct shm_header *h = sf->h;
+	uint32_t grace = atomic_load(&h->removal_grace_ms);
+	bool gone = atomic_load(&h->removal_flags) & PML_REMOVAL_GONE;
+
+	/*
+	 * Pinned, but not under the pass lock: an on_break may put a lease
+	 * whose put runs a pass.  The list is ours: passes reuse sf->apply.
+	 */
+	pthread_mutex_lock(&sf->apply_lock);
+	shared_regions_pin(sf);
+
+	unsigned n = sf->napply;
+	struct pml_region **v = malloc((n ? n : 1) * sizeof(*v));
+
+	if (v && n)
+		memcpy(v, sf->apply, n * sizeof(*v));
+	pthread_mutex_unlock(&sf->apply_lock);
+
+	for (unsigned i = 0; v && i < n; i++)
+		(void) region_revoke(v[i], PML_BREAK_REMOVE, grace,
+				gone);	/* -ENODEV: revoked already */
+
+	pthread_mutex_lock(&sf->apply_lock);
+	shared_regions_unpin(sf);
+	pthread_mutex_unlock(&sf->apply_lock);
+	if (!v)
+		return;		/* no memory: the next period tries again */
+	free(v);
+	sf->removal_seen = seq;
+	shm_report(&h->slots[sf->slot].removal_ack, seq);
+}
+
 static void *
 agent_main(void *arg)
 {
@@ -581,8 +622,13 @@ agent_main(void *arg)
 	struct shm_slot *me = &sf->h->slots[sf->slot];
 	sigset_t all;
 
-	/* signals are the application's: never deliver one here */
+	/*
+	 * Signals are the application's: never deliver one here -- but a
+	 * fault in a region (a flush into a device going away) must reach the
+	 * monitor's SIGBUS handler, not kill the process.
+	 */
 	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	pthread_setname_np(pthread_self(), "pml-agent");
 
@@ -595,6 +641,11 @@ agent_main(void *arg)
 				atomic_load(&sf->seen_state_seq) ||
 				atomic_load(&sf->retry))
 			agent_pass(sf, NULL);
+
+		uint64_t rs = atomic_load(&sf->h->removal_seq);
+
+		if (rs != sf->removal_seen)
+			agent_remove(sf, rs);
 
 		uint32_t req = atomic_load(&me->dump_req);
 

@@ -336,10 +336,18 @@ layout_leave(struct pml_region *r)
  * own the layout, drain, then for a punch deallocate what no quarantine
  * keeps, and drop the barrier.
  */
+/* what range_op does past the drain */
+enum range_what {
+	RANGE_BREAK,		/* nothing: the leases only */
+	RANGE_PUNCH,		/* deallocate */
+	RANGE_RENEW,		/* deallocate and map the file there again */
+};
+
 static int
 range_op(struct pml_region *r, uint64_t offset, uint64_t length,
-		const struct pml_barrier_opts *opts, bool punch)
+		const struct pml_barrier_opts *opts, enum range_what what_op)
 {
+	bool punch = what_op != RANGE_BREAK;
 	static const struct pml_barrier_opts defaults;
 	const struct pml_barrier_opts *o = opts ? opts : &defaults;
 	const char *what = punch ? "punch" : "break";
@@ -377,9 +385,19 @@ range_op(struct pml_region *r, uint64_t offset, uint64_t length,
 
 		bool up = ret == 0;	/* else drain retracted it */
 
+		/*
+		 * A range whose mapping a poison fault replaced maps the file
+		 * again: on devdax before zeroing (that is the clearing), on
+		 * files after the punch gave it fresh blocks.
+		 */
+		if (up && what_op == RANGE_RENEW && r->kind == PML_REGION_DEVDAX)
+			ret = mapping_map_file(r, offset, end);
 		/* steps 5 and 6 for what no quarantine keeps */
-		if (up && punch)
+		if (up && punch && !ret)
 			ret = quarantine_dealloc_free_parts(r, offset, end);
+		if (up && what_op == RANGE_RENEW && r->kind != PML_REGION_DEVDAX &&
+				!ret)
+			ret = mapping_map_file(r, offset, end);
 		if (up)
 			phase(r, SHM_PHASE_NONE, &seq, 0, 0);
 	}
@@ -391,14 +409,21 @@ int
 pml_region_punch(struct pml_region *r, uint64_t offset, uint64_t length,
 		const struct pml_barrier_opts *opts)
 {
-	return range_op(r, offset, length, opts, true);
+	return range_op(r, offset, length, opts, RANGE_PUNCH);
 }
 
 int
 pml_region_break(struct pml_region *r, uint64_t offset, uint64_t length,
 		const struct pml_barrier_opts *opts)
 {
-	return range_op(r, offset, length, opts, false);
+	return range_op(r, offset, length, opts, RANGE_BREAK);
+}
+
+/* region_renew -- a punch that maps the file at the range again (poison.c) */
+int
+region_renew(struct pml_region *r, uint64_t offset, uint64_t length)
+{
+	return range_op(r, offset, length, NULL, RANGE_RENEW);
 }
 
 int

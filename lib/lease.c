@@ -76,7 +76,7 @@ thread_exit(void *unused)
 		if (!s->region)
 			continue;
 		/* only a region still open, and the same one, is touched */
-		if (region_validate(s->region) == 0) {
+		if (region_find(s->region) == 0) {
 			struct pml_region *r = s->region;
 
 			region_lock(r);
@@ -429,9 +429,14 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 				&region->view, memory_order_acquire);
 		uint64_t gen = v->gen;
 
-		if (v->state != REGION_OPEN) {
+		if (__builtin_expect(v->state != REGION_OPEN ||
+				atomic_load_explicit(&region->revoke,
+					memory_order_relaxed), 0)) {
 			spin_unlock(&ctx->lock);
-			return err_set(EBUSY, "region is being closed");
+			if (v->state == REGION_CLOSING)
+				return err_set(EBUSY, "region is being closed");
+			return err_set(ENODEV, "%s was revoked: its device is "
+					"gone or going", region->path);
 		}
 		/*
 		 * Another process changed something our agent has not applied
@@ -516,11 +521,30 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 	}
 }
 
+/* is the lease's region revoked?  Then its calls say so (revoke.c) */
+static inline bool
+lease_gone(const struct pml_lease *lease)
+{
+	return atomic_load_explicit(&lease_ctx(lease)->region->revoke,
+			memory_order_relaxed) == REVOKE_REVOKED;
+}
+
+static int __attribute__((cold))
+lease_enodev(void)
+{
+	return err_set(ENODEV, "the lease's region was revoked: its device "
+			"is gone or going");
+}
+
 void *
 pml_lease_addr(const struct pml_lease *lease)
 {
 	if (!lease || lease_state(lease) == LEASE_FREE) {
 		err_set(EINVAL, lease ? "lease was released" : "lease is NULL");
+		return NULL;
+	}
+	if (lease_gone(lease)) {
+		lease_enodev();
 		return NULL;
 	}
 	return lease_ctx(lease)->region->base + lease->offset;
@@ -533,6 +557,10 @@ pml_lease_offset(const struct pml_lease *lease)
 		err_set(EINVAL, lease ? "lease was released" : "lease is NULL");
 		return 0;
 	}
+	if (lease_gone(lease)) {
+		lease_enodev();
+		return 0;
+	}
 	return lease->offset;
 }
 
@@ -543,6 +571,10 @@ pml_lease_length(const struct pml_lease *lease)
 		err_set(EINVAL, lease ? "lease was released" : "lease is NULL");
 		return 0;
 	}
+	if (lease_gone(lease)) {
+		lease_enodev();
+		return 0;
+	}
 	return lease->end - lease->offset;
 }
 
@@ -551,6 +583,9 @@ pml_lease_revoked(const struct pml_lease *lease)
 {
 	if (!lease)
 		return err_set(EINVAL, "lease is NULL");
+	/* the one call that answers for a revoked region's lease: yes */
+	if (lease_state(lease) != LEASE_FREE && lease_gone(lease))
+		return 1;
 	switch (lease_state(lease)) {
 	case LEASE_LIVE:
 		return 0;
@@ -570,6 +605,8 @@ pml_lease_get(struct pml_lease *lease)
 	struct lease_ctx *ctx = lease_ctx(lease);
 	int ret = 0;
 
+	if (lease_gone(lease))
+		return lease_enodev();
 	spin_lock(&ctx->lock);
 	switch (lease_state(lease)) {
 	case LEASE_LIVE:
@@ -636,6 +673,9 @@ pml_lease_put(struct pml_lease *lease)
 
 	if (__builtin_expect(drained || revoked, 0))
 		lease_slow_put(region, lease, drained, revoked);
+	/* let go all the same: it is how a holder says it is done */
+	if (__builtin_expect(lease_gone(lease), 0))
+		return lease_enodev();
 	return 0;
 }
 
@@ -664,7 +704,9 @@ lease_slow_put(struct pml_region *r, struct pml_lease *l, bool drained,
 	}
 	if (revoked) {
 		quarantine_release(r, l);
-		if (shared_lift(sf, r))
+		/* a revoked region's mapping is not the file's: others lift */
+		if (atomic_load(&r->revoke) == REVOKE_LIVE &&
+				shared_lift(sf, r))
 			agent_pass(sf, NULL);
 	}
 }

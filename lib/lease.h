@@ -116,6 +116,8 @@ struct lease_list {
 };
 
 void lease_list_push(struct lease_list *ls, struct pml_lease *l);
+/* call on_break of each (holds taken when pushed), no lock held; drop holds */
+void lease_list_call(struct lease_list *ls, enum pml_break_reason reason);
 
 /*
  * ctx_for_each_overlap -- call fn for every lease of ctx (any state but

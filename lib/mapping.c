@@ -199,6 +199,28 @@ undo_file:
 }
 
 /*
+ * mapping_map_file -- map the file at [start, end) again, over whatever is
+ * there (the anonymous memory a poison fault left), as the pieces map it:
+ * shared, and synchronous where the file is DAX.
+ */
+int
+mapping_map_file(struct pml_region *r, uint64_t start, uint64_t end)
+{
+	int flags = MAP_FIXED | (r->granularity == PML_GRANULARITY_PAGE ?
+			MAP_SHARED : MAP_SHARED_VALIDATE | MAP_SYNC);
+
+	if (end > r->mapped_end)
+		end = r->mapped_end;
+	if (start >= end)
+		return 0;
+	if (mmap(r->base + start, end - start, PROT_READ | PROT_WRITE, flags,
+			r->fd, (off_t)start) == MAP_FAILED)
+		return err_set(errno, "mapping [%" PRIu64 ", %" PRIu64 ") of %s "
+				"again: %m", start, end, r->path);
+	return 0;
+}
+
+/*
  * mapping_invalidate -- make [start, end) inaccessible before its blocks
  * change hands.  On DAX a dirty cache line written back after the
  * filesystem reused the block would land in someone else's data, so the

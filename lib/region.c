@@ -25,6 +25,7 @@
  * never dereferenced, until found.
  */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t registry_cond = PTHREAD_COND_INITIALIZER;
 static struct pml_region *registry;
 static uint64_t next_region_id = 1;
 static atomic_uint_fast64_t close_epoch = 1;
@@ -39,7 +40,7 @@ region_close_epoch(void)
 static struct pml_region *inherited;
 
 int
-region_validate(const struct pml_region *region)
+region_find(const struct pml_region *region)
 {
 	if (!region)
 		return err_set(EINVAL, "region is NULL");
@@ -60,6 +61,50 @@ region_validate(const struct pml_region *region)
 		return err_set(EBADF, "region %p is not open (closed already?)",
 				(const void *)region);
 	return 0;
+}
+
+/* region_validate -- an open region that was not revoked (revoke.c) */
+int
+region_validate(const struct pml_region *region)
+{
+	int ret = region_find(region);
+
+	if (!ret && atomic_load(&region->revoke) != REVOKE_LIVE)
+		ret = err_set(ENODEV, "%s was revoked: its device is gone or "
+				"going", region->path);
+	return ret;
+}
+
+/*
+ * region_pin_matching -- the open regions match() accepts (all if NULL),
+ * pinned: pml_region_close waits for region_unpin before freeing one.
+ * For the monitor, which acts on regions the application may close.
+ */
+unsigned
+region_pin_matching(struct pml_region **v, unsigned cap,
+		region_match_fn match, const char *devpath, unsigned maj,
+		unsigned min, bool devnum)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	for (struct pml_region *r = registry; r && n < cap; r = r->next_open) {
+		if (match && !match(r, devpath, maj, min, devnum))
+			continue;
+		r->pins++;
+		v[n++] = r;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return n;
+}
+
+void
+region_unpin(struct pml_region *r)
+{
+	pthread_mutex_lock(&registry_lock);
+	if (--r->pins == 0)
+		pthread_cond_broadcast(&registry_cond);
+	pthread_mutex_unlock(&registry_lock);
 }
 
 /*
@@ -120,7 +165,9 @@ region_validate_fast(const struct pml_region *region)
 	static __thread uint64_t last_epoch;
 	uint64_t epoch = region_close_epoch();
 
-	if (region && region == last && epoch == last_epoch)
+	if (region && region == last && epoch == last_epoch &&
+			atomic_load_explicit(&region->revoke,
+				memory_order_relaxed) == REVOKE_LIVE)
 		return 0;
 
 	int ret = region_validate(region);
@@ -428,6 +475,7 @@ pml_region_open(struct pml_region **region, const char *path,
 	/* a barrier or quarantine may be up in another process right now */
 	agent_pass(r->shared, NULL);
 
+	monitor_track(r);
 	pthread_mutex_lock(&registry_lock);
 	r->id = next_region_id++;
 	r->next_open = registry;
@@ -461,7 +509,7 @@ pml_region_close(struct pml_region **region)
 		return err_set(EINVAL, "region pointer is NULL");
 
 	struct pml_region *r = *region;
-	int ret = region_validate(r);
+	int ret = region_find(r);	/* a revoked region is closed too */
 
 	if (ret)
 		return ret;
@@ -471,13 +519,15 @@ pml_region_close(struct pml_region **region)
 	 * Block acquires first, then look: an acquire racing with the check
 	 * either linked its lease before our scan or sees REGION_CLOSING.
 	 */
+	enum region_state was = r->state;
+
 	r->state = REGION_CLOSING;
 	view_publish(r);
 
 	bool busy = region_has_leases(r);
 
 	if (busy) {
-		r->state = REGION_OPEN;
+		r->state = was;
 		view_publish(r);
 	}
 	region_unlock(r);
@@ -493,7 +543,11 @@ pml_region_close(struct pml_region **region)
 		pp = &(*pp)->next_open;
 	*pp = r->next_open;
 	atomic_fetch_add_explicit(&close_epoch, 1, memory_order_release);
+	/* the monitor may be revoking it: the memory stays until it is done */
+	while (r->pins)
+		pthread_cond_wait(&registry_cond, &registry_lock);
 	pthread_mutex_unlock(&registry_lock);
+	monitor_untrack(r);
 
 	region_free(r);
 	*region = NULL;

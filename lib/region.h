@@ -60,6 +60,15 @@ range_overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
 enum region_state {
 	REGION_OPEN = 0,
 	REGION_CLOSING,		/* close is checking for live leases */
+	REGION_REVOKED,		/* revoke.c: no lease, ever again */
+};
+
+/* pml_region.revoke: only ever moves forward (revoke.c) */
+enum region_revoke {
+	REVOKE_LIVE = 0,
+	REVOKE_DYING,		/* a fault found the device gone */
+	REVOKE_REVOKING,
+	REVOKE_REVOKED,
 };
 
 /* what an acquire must respect; immutable once published (view.c) */
@@ -79,9 +88,25 @@ struct piece {
 	uint64_t end;
 };
 
+/* a poisoned range a machine check told us of (poison.c) */
+#define POISON_MAX 64
+enum poison_state {
+	POISON_FREE = 0,
+	POISON_NEW,		/* recorded by the SIGBUS handler */
+	POISON_SEEN,		/* its leases revoked by the monitor */
+};
+
+struct poison {
+	_Atomic uint64_t offset;
+	_Atomic uint64_t length;
+	_Atomic int state;	/* enum poison_state, written last */
+};
+
 struct pml_region {
 	/* read on every acquire: its own line, written only by publishes */
 	_Alignas(CACHELINE) struct region_view *_Atomic view;
+	_Atomic int revoke;	/* enum region_revoke: beside the view, as
+				 * a fault handler cannot publish one */
 	/*
 	 * The state file's change count, and the one this process has
 	 * applied: an acquire that sees them differ applies first, so a
@@ -141,9 +166,15 @@ struct pml_region {
 	uint64_t view_gen;
 
 	struct pml_region *next_open;	/* registry of open regions */
+	unsigned pins;			/* under the registry lock: the
+					 * monitor acts on it, close waits */
+	char *devpath;			/* its device in sysfs (monitor.c) */
+	struct poison poison[POISON_MAX];
+	_Atomic uint32_t npoison;
 };
 
 /* region.c */
+int region_find(const struct pml_region *region);
 int region_validate(const struct pml_region *region);
 int region_validate_fast(const struct pml_region *region);
 void region_lock(struct pml_region *r);
@@ -166,6 +197,10 @@ int mapping_invalidate(struct pml_region *r, uint64_t start, uint64_t end);
 int mapping_dealloc(struct pml_region *r, uint64_t start, uint64_t end,
 		bool remap);
 int mapping_set_file_size(struct pml_region *r, uint64_t size);
+int mapping_map_file(struct pml_region *r, uint64_t start, uint64_t end);
+
+/* barrier.c */
+int region_renew(struct pml_region *r, uint64_t offset, uint64_t length);
 
 /* view.c */
 int view_init(struct pml_region *r);
@@ -182,6 +217,26 @@ int quarantine_protect_cut(struct pml_region *r, uint64_t start,
 		uint64_t end);
 bool quarantine_covers(const struct pml_region *r, uint64_t start,
 		uint64_t end);
+
+typedef bool (*region_match_fn)(const struct pml_region *r,
+		const char *devpath, unsigned maj, unsigned min, bool devnum);
+unsigned region_pin_matching(struct pml_region **v, unsigned cap,
+		region_match_fn match, const char *devpath, unsigned maj,
+		unsigned min, bool devnum);
+void region_unpin(struct pml_region *r);
+
+/* monitor.c */
+void monitor_track(struct pml_region *r);
+void monitor_untrack(struct pml_region *r);
+
+/* poison.c */
+void poison_record(struct pml_region *r, uint64_t offset, uint64_t length);
+void poison_handle(struct pml_region *r);
+
+/* revoke.c */
+int region_revoke(struct pml_region *r, enum pml_break_reason reason,
+		uint32_t grace_ms, bool gone);
+int revoke_replace_mapping(char *base, uint64_t len);
 
 /* lease.c */
 void lease_ctxs_free(struct pml_region *r);

@@ -46,7 +46,7 @@
 #include <sys/types.h>
 
 #define SHM_MAGIC "PMLSTAT1"
-#define SHM_VERSION 1
+#define SHM_VERSION 2
 #define SHM_SLOTS 128
 #define SHM_QUAR_MAX 1024
 #define SHM_LIVENESS_BASE (UINT64_C(1) << 40)	/* OFD lock bytes */
@@ -70,7 +70,8 @@ struct shm_slot {
 	_Atomic uint64_t revoked_seq;	/* what was left is revoked */
 	_Atomic uint32_t dump_req;	/* a lister asks for our leases */
 	_Atomic uint32_t dump_ack;
-	uint64_t reserved[3];
+	_Atomic uint64_t removal_ack;	/* removal.c: our regions revoked */
+	uint64_t reserved[2];
 };
 
 struct shm_quar {
@@ -107,6 +108,15 @@ struct shm_header {
 	uint32_t barrier_break;		/* 1: pml_region_break, no layout
 					 * change, so revokes quarantine
 					 * nothing */
+	/*
+	 * A device going away (removal.c): every holder revokes its regions
+	 * on the file, with this grace, and acknowledges in its slot.  The
+	 * requester need not be attached: it writes these two, then bumps
+	 * the sequence, without the lock.
+	 */
+	_Atomic uint32_t removal_grace_ms;
+	_Atomic uint32_t removal_flags;	/* PML_REMOVAL_* */
+	_Atomic uint64_t removal_seq;
 	uint32_t pad;
 	_Atomic uint64_t state_seq;	/* bumped by every change above */
 	/* these three are glanced at without the lock, hence atomic */
@@ -173,6 +183,8 @@ struct shared_file {
 	 */
 	atomic_long pending;
 	_Atomic uint64_t serving_seq;	/* the barrier being drained */
+
+	uint64_t removal_seen;		/* the agent's: requests handled */
 
 	pthread_t agent;
 	bool agent_running;

@@ -302,6 +302,9 @@ slot_init(struct shared_file *sf)
 	atomic_store(&s->ack_seq, 0);
 	atomic_store(&s->drained_seq, 0);
 	atomic_store(&s->revoked_seq, 0);
+	atomic_store(&s->removal_ack, 0);
+	/* a removal asked before we came is not ours to act on */
+	sf->removal_seen = atomic_load(&sf->h->removal_seq);
 	atomic_store(&s->used, 1);
 }
 

@@ -51,6 +51,8 @@ int cmd_truncate(int argc, char **argv);
 void usage_truncate(FILE *out);
 int cmd_revoke(int argc, char **argv);
 void usage_revoke(FILE *out);
+int cmd_badblocks(int argc, char **argv);
+void usage_badblocks(FILE *out);
 int cmd_demo(int argc, char **argv);
 void usage_demo(FILE *out);
 /* hidden: a process that holds leases until told to stop (demo, tests) */

@@ -37,6 +37,8 @@ static const struct cli_cmd commands[] = {
 	  cmd_truncate, usage_truncate },
 	{ "revoke", "ask every holder to let go, then revoke what is left",
 	  cmd_revoke, usage_revoke },
+	{ "badblocks", "list or clear the bad blocks under a file or device",
+	  cmd_badblocks, usage_badblocks },
 	{ "demo", "show leases, the barrier and revoke, in two processes",
 	  cmd_demo, usage_demo },
 	{ "_hold", NULL, cmd_hold, usage_hold },

@@ -24,6 +24,8 @@ extern char **environ;
 #define MAX_ARGS 32
 
 const char *h_bin;
+const char *h_holder_bin;
+const char *h_argv0 = "pmemlease";
 char h_dir[4096];
 unsigned h_failed;
 
@@ -70,12 +72,12 @@ h_has(const char *s, const char *needle)
 	return s != NULL && strstr(s, needle) != NULL;
 }
 
-/* argv from a va_list: "pmemlease" first */
+/* argv from a va_list: the command's name first */
 static void
 collect(char **argv, const char *first, va_list ap)
 {
 	unsigned n = 0;
-	argv[n++] = "pmemlease";
+	argv[n++] = (char *)h_argv0;
 	for (const char *a = first; a != NULL && n < MAX_ARGS - 1;
 	     a = va_arg(ap, const char *))
 		argv[n++] = (char *)a;
@@ -83,7 +85,7 @@ collect(char **argv, const char *first, va_list ap)
 }
 
 static pid_t
-spawn(char **argv, int *in, int *out, int *err)
+spawn(const char *bin, char **argv, int *in, int *out, int *err)
 {
 	int pi[2] = { -1, -1 }, po[2] = { -1, -1 }, pe[2] = { -1, -1 };
 	posix_spawn_file_actions_t fa;
@@ -102,10 +104,10 @@ spawn(char **argv, int *in, int *out, int *err)
 	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
 	if (err)
 		posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	int e = posix_spawn(&pid, h_bin, &fa, NULL, argv, environ);
+	int e = posix_spawn(&pid, bin, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (e != 0) {
-		fprintf(stderr, "posix_spawn %s: %s\n", h_bin, strerror(e));
+		fprintf(stderr, "posix_spawn %s: %s\n", bin, strerror(e));
 		exit(3);
 	}
 	if (in) {
@@ -160,7 +162,7 @@ h_run(const char *arg, ...)
 	struct buf out = { 0 }, err = { 0 };
 	int fo, fe;
 	double t0 = h_mono_ms();
-	pid_t pid = spawn(argv, NULL, &fo, &fe);
+	pid_t pid = spawn(h_bin, argv, NULL, &fo, &fe);
 	bool open_o = true, open_e = true;
 
 	drain(-1, &out);	/* allocates: never NULL below */
@@ -282,7 +284,8 @@ h_holder(const char *arg, ...)
 	argv[n] = NULL;
 
 	struct holder *h = calloc(1, sizeof(*h));
-	h->pid = spawn(argv, &h->to, &h->from, NULL);
+	h->pid = spawn(h_holder_bin ? h_holder_bin : h_bin, argv, &h->to,
+		       &h->from, NULL);
 	char line[128];
 	if (!CHECK(h_holder_wait(h, "ready ", READY_LIMIT_MS, line, sizeof(line)),
 		   "holder pid %d did not say ready: %s", (int)h->pid, h->buf)) {

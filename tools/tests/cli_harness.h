@@ -16,7 +16,9 @@
 
 #include <json-c/json.h>
 
-extern const char *h_bin;	/* the pmemlease binary under test */
+extern const char *h_bin;	/* the binary under test */
+extern const char *h_holder_bin;	/* `pmemlease` for holders; NULL: h_bin */
+extern const char *h_argv0;	/* argv[0] h_run gives it: "pmemlease" */
 extern char h_dir[4096];		/* this test's directory */
 extern unsigned h_failed;
 
@@ -34,7 +36,7 @@ struct run {
 	double ms;		/* how long it ran */
 };
 
-/* run `pmemlease ARGS...` (NULL-terminated), at most 60 s */
+/* run `h_bin ARGS...` (NULL-terminated), at most 60 s */
 struct run *h_run(const char *arg, ...) __attribute__((sentinel));
 void h_run_free(struct run *r);
 /* its stdout as JSON; NULL (with a failed check) if it does not parse */
