@@ -476,7 +476,8 @@ int pml_region_revoked(const struct pml_region *region);
  *   - A SIGBUS handler (SA_SIGINFO | SA_ONSTACK) that chains to the
  *     handler installed before it for faults outside every region.  A
  *     fault inside a region on a device that went away unannounced
- *     (BUS_ADRERR) replaces the region's mapping with anonymous memory, so
+ *     (BUS_ADRERR; also a file cut behind the library's back, by a raw
+ *     ftruncate) replaces the region's mapping with anonymous memory, so
  *     the faulting access completes, and has the monitor thread revoke the
  *     region.  Poison (BUS_MCEERR_AR, BUS_MCEERR_AO) replaces the poisoned
  *     page(s) only, records them (pml_region_badblocks()), and has the
