@@ -292,7 +292,9 @@ struct pml_barrier_opts {
  * like for any lease, except where its blocks are quarantined already.
  * Layout changes of a file run one at a time, across processes; the
  * timeout also bounds the wait for one in progress, and running out of it
- * there returns -ETIMEDOUT with nothing changed, whatever the policy.
+ * there returns -ETIMEDOUT with nothing changed, whatever the policy --
+ * except a quarantine being lifted, which waits for nobody and is waited
+ * out.
  *
  * devdax cannot deallocate: the range is zeroed and persisted instead.
  */

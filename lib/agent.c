@@ -260,12 +260,21 @@ region_follow_size(struct pml_region *r, bool extend_file)
 	}
 	to = atomic_load(&r->size);
 	region_unlock(r);
-	/* what passes cut from the view, cut from the mapping too */
-	if (to < r->open_end) {
+	/*
+	 * What passes cut from the view, cut from the mapping too -- once:
+	 * quarantined blocks stay accessible past the size, so the same cut
+	 * would otherwise be planned again on every follow (every lift).
+	 */
+	if (to < r->open_end && (to != r->cut_to ||
+			r->open_end != r->cut_end)) {
 		int err = quarantine_protect_cut(r, to, r->open_end);
 
-		if (!ret)
+		if (!err) {
+			r->cut_to = to;
+			r->cut_end = r->open_end;
+		} else if (!ret) {
 			ret = err;
+		}
 	}
 	return ret;
 }

@@ -140,6 +140,8 @@ struct pml_region {
 	uint64_t mapped_end;	/* end of the last piece */
 	uint64_t open_end;	/* accessible up to here: >= size, while a
 				 * cut part is not yet made inaccessible */
+	uint64_t cut_to;	/* the last cut protected: [cut_to, cut_end) */
+	uint64_t cut_end;
 	uint64_t file_size;	/* >= size while a quarantine holds a tail */
 	_Atomic uint64_t size;	/* the region's size, as in the view */
 

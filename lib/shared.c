@@ -201,6 +201,7 @@ slot_forget(struct shared_file *sf, uint32_t i)
 				h->lift_pending = 1;
 			}
 		}
+		atomic_store(&h->layout_lifting, 0);
 		atomic_store(&h->layout_owner, 0);
 		futex_wake_all(&h->layout_wake);
 		changed = true;
@@ -274,11 +275,15 @@ shared_layout_begin(struct shared_file *sf, const struct timespec *deadline,
 			long left = (deadline->tv_sec - now.tv_sec) * 1000 +
 				(deadline->tv_nsec - now.tv_nsec) / 1000000;
 
-			if (left <= 0)
+			/*
+			 * A lift waits for nobody and ends soon: waiting it
+			 * out is not what the caller's timeout is about.
+			 */
+			if (left <= 0 && !atomic_load(&h->layout_lifting))
 				return err_set(ETIMEDOUT, "another punch or "
 					"truncate of the file (in this or another "
 					"process) did not finish in time");
-			if (left < ms)
+			if (left > 0 && left < ms)
 				ms = (int)left;
 		}
 		if (shm_futex_wait(&h->layout_wake, w, ms) && errno == ETIMEDOUT) {
@@ -536,12 +541,14 @@ shared_lift(struct shared_file *sf, struct pml_region *r)
 
 	while (atomic_load(&sf->h->lift_pending) &&
 	       shared_layout_begin(sf, NULL, true) == 0) {
+		atomic_store(&sf->h->layout_lifting, 1);
 		region_layout_begin(r);
 		region_unlock(r);
 		/* what it cuts past the size must be past ours too */
 		if (region_follow_size(r, true) == 0)
 			lifted |= quarantine_lift(r);
 		region_layout_end(r);
+		atomic_store(&sf->h->layout_lifting, 0);
 		shared_layout_end(sf);
 	}
 	return lifted;

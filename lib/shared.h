@@ -117,7 +117,7 @@ struct shm_header {
 	_Atomic uint32_t removal_grace_ms;
 	_Atomic uint32_t removal_flags;	/* PML_REMOVAL_* */
 	_Atomic uint64_t removal_seq;
-	uint32_t pad;
+	_Atomic uint32_t layout_lifting;	/* the layout owner only lifts */
 	_Atomic uint64_t state_seq;	/* bumped by every change above */
 	/* these three are glanced at without the lock, hence atomic */
 	_Atomic uint32_t nquar;
