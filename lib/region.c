@@ -489,7 +489,8 @@ err:
 	return ret;
 }
 
-static bool
+/* does any lease of r remain, live or revoked?  r->mutex held */
+bool
 region_has_leases(struct pml_region *r)
 {
 	bool busy = false;

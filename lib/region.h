@@ -185,6 +185,7 @@ void region_layout_begin(struct pml_region *r);
 void region_layout_end(struct pml_region *r);
 uint64_t region_close_epoch(void);
 bool region_sync(struct pml_region *r);
+bool region_has_leases(struct pml_region *r);
 
 /* agent.c */
 int region_follow_size(struct pml_region *r, bool extend_file);

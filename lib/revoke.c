@@ -43,44 +43,17 @@ revoke_replace_mapping(char *base, uint64_t len)
 	return p == MAP_FAILED ? -1 : 0;
 }
 
-struct revoke_visit {
-	struct lease_list list;
-	bool held;		/* some lease still held */
-};
-
 /* collect the leases that have someone to tell; ctx->lock held */
 static void
 collect_breaks(struct pml_lease *l, void *arg)
 {
-	struct revoke_visit *v = arg;
+	struct lease_list *ls = arg;
 
 	if (lease_state(l) == LEASE_FREE || !l->on_break)
 		return;
-	lease_list_push(&v->list, l);
-	if (!v->list.oom)
+	lease_list_push(ls, l);
+	if (!ls->oom)
 		l->holds++;	/* its memory stays ours for the call */
-}
-
-static void
-any_held(struct pml_lease *l, void *arg)
-{
-	(void)l;
-	((struct revoke_visit *)arg)->held = true;
-}
-
-static bool
-region_holds_leases(struct pml_region *r)
-{
-	struct revoke_visit v = { 0 };
-
-	region_lock(r);
-	for (struct lease_ctx *c = r->ctxs; c && !v.held; c = c->next) {
-		spin_lock(&c->lock);
-		ctx_for_each_overlap(c, 0, UINT64_MAX, any_held, &v);
-		spin_unlock(&c->lock);
-	}
-	region_unlock(r);
-	return v.held;
 }
 
 /*
@@ -155,31 +128,25 @@ revoke_held(struct pml_region *r, bool gone)
 	}
 	free(ls.v);
 
-	if (drained) {
-		uint64_t seq = atomic_load(&sf->serving_seq);
-
-		if (seq) {
-			shm_report(&sf->h->slots[sf->slot].drained_seq, seq);
-			shm_wake_owner(sf);
-		}
-	}
+	if (drained)	/* the barrier waited for these: it may go on */
+		lease_slow_put(r, NULL, true, false);
 }
 
 /* call on_break(reason) of every lease that has one, no lock held */
 static void
 tell_holders(struct pml_region *r, enum pml_break_reason reason)
 {
-	struct revoke_visit v = { 0 };
+	struct lease_list ls = { 0 };
 
 	region_lock(r);
 	for (struct lease_ctx *c = r->ctxs; c; c = c->next) {
 		spin_lock(&c->lock);
-		ctx_for_each_overlap(c, 0, UINT64_MAX, collect_breaks, &v);
+		ctx_for_each_overlap(c, 0, UINT64_MAX, collect_breaks, &ls);
 		spin_unlock(&c->lock);
 	}
 	region_unlock(r);
-	lease_list_call(&v.list, reason);
-	free(v.list.v);
+	lease_list_call(&ls, reason);
+	free(ls.v);
 }
 
 /* wait until no lease of r is held, or grace_ms passed */
@@ -196,7 +163,14 @@ wait_puts(struct pml_region *r, uint32_t grace_ms)
 		deadline.tv_nsec -= 1000000000L;
 	}
 	/* puts do not signal the region: look every few milliseconds */
-	while (region_holds_leases(r)) {
+	for (;;) {
+		region_lock(r);
+
+		bool held = region_has_leases(r);
+
+		region_unlock(r);
+		if (!held)
+			return;
 		struct timespec now, nap = { 0, 2000000L };
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
