@@ -95,15 +95,15 @@ mark(struct pml_lease *l, void *arg)
 		if (quarantine_covers(s->r, b.start, b.end))
 			return;
 	}
-	if (!(l->flags & LEASE_AWAITED)) {
-		l->flags |= LEASE_AWAITED;
+	if (!(l->w.flags & LEASE_AWAITED)) {
+		l->w.flags |= LEASE_AWAITED;
 		atomic_fetch_add(&s->r->shared->pending, 1);
 	}
 	if (s->list && lease_state(l) == LEASE_LIVE &&
-			!(l->flags & PML_LEASE_REF) && l->on_break) {
+			!(l->w.flags & PML_LEASE_REF) && l->on_break) {
 		lease_list_push(s->list, l);
 		if (!s->list->oom)
-			l->holds++;	/* its memory stays ours for the call */
+			l->w.holds++;	/* its memory stays ours for the call */
 	}
 }
 
@@ -113,8 +113,8 @@ unmark(struct pml_lease *l, void *arg)
 {
 	struct visit *s = arg;
 
-	if (l->flags & LEASE_AWAITED) {
-		l->flags &= (uint8_t)~LEASE_AWAITED;
+	if (l->w.flags & LEASE_AWAITED) {
+		l->w.flags &= (uint8_t)~LEASE_AWAITED;
 		atomic_fetch_sub(&s->r->shared->pending, 1);
 	}
 }
@@ -128,16 +128,16 @@ revoke_awaited(struct pml_lease *l, void *arg)
 {
 	struct visit *s = arg;
 
-	if (!(l->flags & LEASE_AWAITED))
+	if (!(l->w.flags & LEASE_AWAITED))
 		return;
 	lease_list_push(s->list, l);
 	if (s->list->oom)
 		return;		/* stays awaited: the owner sees us lag */
-	l->flags &= (uint8_t)~LEASE_AWAITED;
-	l->holds++;		/* for the quarantine entry, until put */
+	l->w.flags &= (uint8_t)~LEASE_AWAITED;
+	l->w.holds++;		/* for the quarantine entry, until put */
 	if (lease_state(l) == LEASE_LIVE) {
 		lease_set_state(l, LEASE_REVOKED);
-		l->flags |= LEASE_BREAK_REVOKED;
+		l->w.flags |= LEASE_BREAK_REVOKED;
 	}
 	atomic_fetch_sub(&s->r->shared->pending, 1);
 }
@@ -145,10 +145,11 @@ revoke_awaited(struct pml_lease *l, void *arg)
 static void
 visit_all(struct visit *s, lease_visit_fn fn)
 {
+	ctxs_unbias(s->r);
 	for (struct lease_ctx *c = s->r->ctxs; c; c = c->next) {
-		spin_lock(&c->lock);
+		ctx_lock(c);
 		ctx_for_each_overlap(c, s->range.start, s->range.end, fn, s);
-		spin_unlock(&c->lock);
+		ctx_unlock(c);
 	}
 }
 
@@ -166,9 +167,9 @@ lease_list_call(struct lease_list *ls, enum pml_break_reason reason)
 	for (size_t i = 0; i < ls->n; i++) {
 		struct lease_ctx *c = lease_ctx(ls->v[i]);
 
-		spin_lock(&c->lock);
+		ctx_lock(c);
 		ctx_release_hold(c, ls->v[i]);
-		spin_unlock(&c->lock);
+		ctx_unlock(c);
 	}
 	ls->n = 0;
 }
@@ -199,15 +200,15 @@ record_revoked(struct shared_file *sf, struct pml_region *r,
 		 */
 		if (recorded && quarantine_add(sf, b.start, b.end, l))
 			recorded = false;
-		spin_lock(&c->lock);
+		ctx_lock(c);
 		if (!recorded)
 			ctx_release_hold(c, l);	/* no entry holds it */
-		tell = (l->flags & LEASE_BREAK_REVOKED) && l->on_break &&
+		tell = (l->w.flags & LEASE_BREAK_REVOKED) && l->on_break &&
 			lease_state(l) != LEASE_FREE;
-		l->flags &= (uint8_t)~LEASE_BREAK_REVOKED;
+		l->w.flags &= (uint8_t)~LEASE_BREAK_REVOKED;
 		if (tell)
-			l->holds++;
-		spin_unlock(&c->lock);
+			l->w.holds++;
+		ctx_unlock(c);
 		if (tell)
 			lease_list_push(&breaks, l);
 	}
@@ -513,10 +514,10 @@ dump_lease(struct pml_lease *l, void *arg)
 	}
 	d->v[d->n++] = (struct pml_lease_info){
 		.region = d->region,
-		.flags = l->flags & PML_LEASE_REF,
+		.flags = l->w.flags & PML_LEASE_REF,
 		.offset = l->offset,
 		.length = l->end - l->offset,
-		.refs = l->refs,
+		.refs = l->w.refs,
 		.revoked = lease_state(l) == LEASE_REVOKED,
 		.age_ms = (uint32_t)(d->now - l->born_ms),
 		.tid = d->tid,
@@ -553,11 +554,12 @@ agent_dump(struct shared_file *sf)
 		memcpy(regs[i].device, r->device, sizeof(regs[i].device));
 		d.region = i;
 		region_lock(r);
+		ctxs_unbias(r);
 		for (struct lease_ctx *c = r->ctxs; c; c = c->next) {
 			d.tid = c->tid;
-			spin_lock(&c->lock);
+			ctx_lock(c);
 			ctx_for_each_overlap(c, 0, UINT64_MAX, dump_lease, &d);
-			spin_unlock(&c->lock);
+			ctx_unlock(c);
 		}
 		region_unlock(r);
 		hdr.nregions++;

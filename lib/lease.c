@@ -3,13 +3,15 @@
  * lease.c -- acquire, get and put: the fast path.
  *
  * With no barrier raised, an acquire is: find the calling thread's lease
- * context (a thread-local cache hit), take its spinlock, read the region's
- * view, pop a lease from the context's free list, link it into the
- * context's index, unlock.  A put is: take the owning context's spinlock,
- * drop the refcount, unlink, push the lease back, unlock.  No system call,
- * no allocation once the context has grown to its working set, and nothing
- * written outside the thread's own context and the lease's own line.
- * Why that is enough against a concurrent barrier is told in region.h.
+ * context (a thread-local cache hit), enter its fast section, read the
+ * region's view, pop a lease from the context's free list, link it into the
+ * context's index, leave.  A put by the same thread is: enter, drop the
+ * refcount, unlink, push the lease back, leave.  No system call, no atomic
+ * read-modify-write, no allocation once the context has grown to its
+ * working set, and nothing written outside the thread's own context and the
+ * lease's own line.  Anyone else -- a put from another thread -- takes the
+ * context's lock (ctx_lock).  Why that is enough against a concurrent
+ * barrier is told in region.h and context.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,87 +38,7 @@ lease_clock_tick(void)
 			t.tv_nsec / 1000000), memory_order_relaxed);
 }
 
-/* ---------------------------------------------- the thread's contexts */
-
-/*
- * A thread caches its context per region.  The cache is trusted only while
- * no region anywhere has been closed since the entry was made: a closed
- * region's memory may be reused by a new one at the same address.  Closes
- * are rare, so the check is one load of a read-mostly global.
- */
-#define TLS_SLOTS 4
-
-struct tls_slot {
-	struct pml_region *region;
-	uint64_t region_id;
-	uint64_t epoch;
-	struct lease_ctx *ctx;
-};
-
-static __thread struct tls_slot tls_slots[TLS_SLOTS];
-static __thread unsigned tls_next_slot;
-static __thread uint64_t tls_serial;
-
-static atomic_uint_fast64_t thread_serials;
-static pthread_key_t exit_key;
-static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
-
-/*
- * On thread exit, give the thread's contexts up for adoption, so a program
- * that churns threads reuses them (and their memory) instead of growing a
- * context per thread ever created.  Leases still live in them stay valid:
- * puts take the context's lock, whoever owns it.
- */
-static void
-thread_exit(void *unused)
-{
-	for (unsigned i = 0; i < TLS_SLOTS; i++) {
-		struct tls_slot *s = &tls_slots[i];
-
-		if (!s->region)
-			continue;
-		/* only a region still open, and the same one, is touched */
-		if (region_find(s->region) == 0) {
-			struct pml_region *r = s->region;
-
-			region_lock(r);
-			if (r->id == s->region_id && s->ctx->owner == tls_serial)
-				s->ctx->owner = 0;
-			region_unlock(r);
-		}
-		s->region = NULL;
-	}
-}
-
-static void
-exit_key_create(void)
-{
-	(void) pthread_key_create(&exit_key, thread_exit);
-}
-
-static void
-ctx_free(struct lease_ctx *ctx)
-{
-	while (ctx->slabs) {
-		struct lease_slab *s = ctx->slabs;
-
-		ctx->slabs = s->next;
-		free(s);
-	}
-	free(ctx->buckets);
-	free(ctx);
-}
-
-void
-lease_ctxs_free(struct pml_region *r)
-{
-	while (r->ctxs) {
-		struct lease_ctx *ctx = r->ctxs;
-
-		r->ctxs = ctx->next;
-		ctx_free(ctx);
-	}
-}
+/* ------------------------------------------------------------ the index */
 
 /*
  * Buckets are written on every acquire and put: give each thread's array
@@ -134,99 +56,18 @@ buckets_alloc(uint64_t n)
 	return b;
 }
 
-/* find, adopt or create this thread's context; region->mutex held */
-static int
-ctx_find_locked(struct lease_ctx **out, struct pml_region *r)
+int
+index_init(struct lease_ctx *c)
 {
-	struct lease_ctx *orphan = NULL;
-
-	for (struct lease_ctx *c = r->ctxs; c; c = c->next) {
-		if (c->owner == tls_serial) {
-			*out = c;
-			return 0;
-		}
-		if (c->owner == 0 && !orphan)
-			orphan = c;
-	}
-	if (orphan) {
-		orphan->owner = tls_serial;
-		orphan->tid = gettid();
-		*out = orphan;
-		return 0;
-	}
-
-	size_t bytes = (sizeof(struct lease_ctx) + CACHELINE - 1) / CACHELINE *
-		CACHELINE;
-	struct lease_ctx *c = aligned_alloc(CACHELINE, bytes);
-
-	if (!c)
-		return err_set(ENOMEM, "cannot allocate a lease context");
-	memset(c, 0, sizeof(*c));
 	c->buckets = buckets_alloc(16);
-	if (!c->buckets) {
-		free(c);
-		return err_set(ENOMEM, "cannot allocate a lease index");
-	}
-	spin_init(&c->lock);
 	c->mask = 15;
-	c->owner = tls_serial;
-	c->tid = gettid();
-	c->region = r;
-	c->next = r->ctxs;
-	r->ctxs = c;
-	*out = c;
-	return 0;
+	return c->buckets ? 0 : -ENOMEM;
 }
-
-static int __attribute__((noinline))
-ctx_get_slow(struct lease_ctx **out, struct pml_region *r)
-{
-	int ret = region_validate(r);
-
-	if (ret)
-		return ret;
-	if (!tls_serial) {
-		tls_serial = atomic_fetch_add(&thread_serials, 1) + 1;
-		pthread_once(&exit_key_once, exit_key_create);
-		/* any non-NULL value arms the destructor */
-		(void) pthread_setspecific(exit_key, tls_slots);
-	}
-
-	region_lock(r);
-	ret = ctx_find_locked(out, r);
-	region_unlock(r);
-	if (ret)
-		return ret;
-
-	struct tls_slot *s = &tls_slots[tls_next_slot++ % TLS_SLOTS];
-
-	s->region = r;
-	s->region_id = r->id;
-	s->epoch = region_close_epoch();
-	s->ctx = *out;
-	return 0;
-}
-
-static inline int
-ctx_get(struct lease_ctx **out, struct pml_region *r)
-{
-	uint64_t epoch = region_close_epoch();
-
-	for (unsigned i = 0; i < TLS_SLOTS; i++) {
-		if (tls_slots[i].region == r && tls_slots[i].epoch == epoch) {
-			*out = tls_slots[i].ctx;
-			return 0;
-		}
-	}
-	return ctx_get_slow(out, r);
-}
-
-/* ------------------------------------------------------------ the index */
 
 static inline struct pml_lease **
 index_head(struct lease_ctx *ctx, const struct pml_lease *l)
 {
-	if (l->flags & LEASE_LONG)
+	if (l->w.flags & LEASE_LONG)
 		return &ctx->long_head;
 	return &ctx->buckets[(l->offset >> LEASE_CHUNK_SHIFT) & ctx->mask];
 }
@@ -376,11 +217,21 @@ ctx_refill(struct lease_ctx *ctx)
 void
 ctx_release_hold(struct lease_ctx *ctx, struct pml_lease *l)
 {
-	if (--l->holds == 0 && lease_state(l) == LEASE_FREE)
+	if (--l->w.holds == 0 && lease_state(l) == LEASE_FREE)
 		free_push(ctx, l);
 }
 
 /* ------------------------------------------------------------ the API */
+
+/* leave what pml_lease_get or _put entered: as owner, or through ctx_lock */
+static inline void
+ctx_done(struct lease_ctx *ctx, bool mine, bool fast)
+{
+	if (mine)
+		ctx_leave(ctx, fast);
+	else
+		ctx_unlock(ctx);
+}
 
 static int __attribute__((cold))
 acquire_einval(struct pml_lease **lease, struct pml_region *region,
@@ -398,23 +249,35 @@ acquire_einval(struct pml_lease **lease, struct pml_region *region,
 			PRIu64 " overflows", offset, length);
 }
 
-int
-pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
-		uint64_t offset, uint64_t length, unsigned flags,
+/* a free lease made live over [offset, end) and linked; in ctx's section */
+static inline struct pml_lease *
+lease_init(struct lease_ctx *ctx, struct pml_lease *l, uint64_t offset,
+		uint64_t end, unsigned flags, const struct pml_lease_ops *ops,
+		void *arg)
+{
+	l->offset = offset;
+	l->end = end;
+	l->born_ms = atomic_load_explicit(&lease_clock, memory_order_relaxed);
+	l->on_break = ops ? ops->on_break : NULL;
+	l->arg = arg;
+	union lease_word w = { .refs = 1, .state = LEASE_LIVE,
+		.flags = (uint8_t)((flags & PML_LEASE_REF) |
+			(end - offset > LEASE_CHUNK ? LEASE_LONG : 0)) };
+
+	/* holds is 0 on the free list: nothing else is in the word */
+	__atomic_store_n(&l->w.word, w.word, __ATOMIC_RELAXED);
+	index_link(ctx, l);
+	return l;
+}
+
+/* everything but the common case: contexts to find, barriers, growth */
+static int __attribute__((noinline))
+acquire_slow(struct pml_lease **lease, struct pml_region *region,
+		uint64_t offset, uint64_t end, unsigned flags,
 		const struct pml_lease_ops *ops, void *arg)
 {
-	uint64_t end = offset + length;
-
-	if (!lease || !region || length == 0 || end < offset ||
-			(flags & ~(PML_LEASE_REF | PML_LEASE_NOWAIT))) {
-		if (lease)
-			*lease = NULL;
-		return acquire_einval(lease, region, offset, length, flags);
-	}
-	*lease = NULL;
-
 	struct lease_ctx *ctx;
-	int ret = ctx_get(&ctx, region);
+	int ret = ctx_get_slow(&ctx, region);
 	bool looked = false, synced = false;
 	/* a view whose blocks the state file, asked since, overruled */
 	uint64_t stale_gen = UINT64_MAX;
@@ -423,7 +286,7 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 		return ret;
 
 	for (;;) {
-		spin_lock(&ctx->lock);
+		bool fast = ctx_enter(ctx);
 
 		const struct region_view *v = atomic_load_explicit(
 				&region->view, memory_order_acquire);
@@ -432,7 +295,7 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 		if (__builtin_expect(v->state != REGION_OPEN ||
 				atomic_load_explicit(&region->revoke,
 					memory_order_relaxed), 0)) {
-			spin_unlock(&ctx->lock);
+			ctx_leave(ctx, fast);
 			if (v->state == REGION_CLOSING)
 				return err_set(EBUSY, "region is being closed");
 			return err_set(ENODEV, "%s was revoked: its device is "
@@ -449,7 +312,7 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 				memory_order_acquire) != atomic_load_explicit(
 				region->applied_state_seq, memory_order_relaxed),
 				0) && !looked) {
-			spin_unlock(&ctx->lock);
+			ctx_leave(ctx, fast);
 			looked = true;
 
 			int b = shared_blocks(region->shared, offset, end);
@@ -472,7 +335,7 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 		if (end > v->size) {
 			uint64_t size = v->size;
 
-			spin_unlock(&ctx->lock);
+			ctx_leave(ctx, fast);
 			/* grown by another process, and not applied yet? */
 			if (!synced && region_sync(region)) {
 				synced = true;
@@ -484,7 +347,7 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 		}
 		if (__builtin_expect(v->nblocked != 0, 0) &&
 				gen != stale_gen && view_blocks(v, offset, end)) {
-			spin_unlock(&ctx->lock);
+			ctx_leave(ctx, fast);
 			if (flags & PML_LEASE_NOWAIT)
 				return err_set(EAGAIN, "[%" PRIu64 ", %" PRIu64
 					") is under a barrier or quarantine",
@@ -498,27 +361,71 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 
 		if (__builtin_expect(!l, 0)) {
 			if (ctx_refill(ctx)) {
-				spin_unlock(&ctx->lock);
+				ctx_leave(ctx, fast);
 				return err_set(ENOMEM, "cannot allocate leases");
 			}
 			l = free_pop(ctx);
 		}
-		l->offset = offset;
-		l->end = end;
-		l->born_ms = atomic_load_explicit(&lease_clock,
-				memory_order_relaxed);
-		l->on_break = ops ? ops->on_break : NULL;
-		l->arg = arg;
-		l->refs = 1;
-		l->flags = (uint8_t)(flags & PML_LEASE_REF);
-		if (length > LEASE_CHUNK)
-			l->flags |= LEASE_LONG;
-		lease_set_state(l, LEASE_LIVE);
-		index_link(ctx, l);
-		spin_unlock(&ctx->lock);
-		*lease = l;
+		*lease = lease_init(ctx, l, offset, end, flags, ops, arg);
+		ctx_leave(ctx, fast);
 		return 0;
 	}
+}
+
+/*
+ * The common case in one straight line: this thread's context is the one
+ * it used last, its bias is its own, the region is open with nothing
+ * blocked, nothing unapplied from other processes, and a free lease is at
+ * hand.  Anything else -- and every error -- is acquire_slow's.
+ */
+int
+pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
+		uint64_t offset, uint64_t length, unsigned flags,
+		const struct pml_lease_ops *ops, void *arg)
+{
+	uint64_t end = offset + length;
+
+	if (__builtin_expect(!lease || !region || length == 0 || end < offset ||
+			(flags & ~(PML_LEASE_REF | PML_LEASE_NOWAIT)), 0)) {
+		if (lease)
+			*lease = NULL;
+		return acquire_einval(lease, region, offset, length, flags);
+	}
+
+	struct lease_ctx *ctx = ctx_cached(region);
+
+	if (__builtin_expect(ctx != NULL, 1)) {
+		atomic_store_explicit(&ctx->active, 1, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
+		if (__builtin_expect(atomic_load_explicit(&ctx->bias,
+				memory_order_acquire) == BIAS_OWNER, 1)) {
+			const struct region_view *v = atomic_load_explicit(
+					&region->view, memory_order_acquire);
+			struct pml_lease *l = ctx->free_head;
+
+			if (__builtin_expect(v->clear && end <= v->size && l &&
+					atomic_load_explicit(&region->revoke,
+						memory_order_relaxed) ==
+						REVOKE_LIVE &&
+					atomic_load_explicit(region->state_seq,
+						memory_order_acquire) ==
+					atomic_load_explicit(
+						region->applied_state_seq,
+						memory_order_relaxed), 1)) {
+				ctx->free_head = l->next;
+				if (!ctx->free_head)
+					ctx->free_tail = NULL;
+				*lease = lease_init(ctx, l, offset, end, flags,
+						ops, arg);
+				atomic_store_explicit(&ctx->active, 0,
+						memory_order_release);
+				return 0;
+			}
+		}
+		atomic_store_explicit(&ctx->active, 0, memory_order_release);
+	}
+	*lease = NULL;
+	return acquire_slow(lease, region, offset, end, flags, ops, arg);
 }
 
 /* is the lease's region revoked?  Then its calls say so (revoke.c) */
@@ -607,13 +514,17 @@ pml_lease_get(struct pml_lease *lease)
 
 	if (lease_gone(lease))
 		return lease_enodev();
-	spin_lock(&ctx->lock);
+
+	bool mine = ctx_is_mine(ctx), fast = mine && ctx_enter(ctx);
+
+	if (!mine)
+		ctx_lock(ctx);
 	switch (lease_state(lease)) {
 	case LEASE_LIVE:
-		if (lease->refs == UINT32_MAX)
+		if (lease->w.refs == UINT32_MAX)
 			ret = -EOVERFLOW;
 		else
-			lease->refs++;
+			lease->w.refs++;
 		break;
 	case LEASE_REVOKED:
 		ret = -ESTALE;
@@ -621,7 +532,7 @@ pml_lease_get(struct pml_lease *lease)
 	default:
 		ret = -EINVAL;
 	}
-	spin_unlock(&ctx->lock);
+	ctx_done(ctx, mine, fast);
 
 	if (ret == -ESTALE)
 		return err_set(ESTALE, "lease was revoked: it takes no new "
@@ -633,29 +544,29 @@ pml_lease_get(struct pml_lease *lease)
 	return 0;
 }
 
-int
-pml_lease_put(struct pml_lease *lease)
+/* every put but an owner's last put of a plain live lease */
+static int __attribute__((noinline))
+put_slow(struct pml_lease *lease)
 {
-	if (!lease)
-		return err_set(EINVAL, "lease is NULL");
-
 	struct lease_ctx *ctx = lease_ctx(lease);
+	bool mine = ctx_is_mine(ctx), fast = mine && ctx_enter(ctx);
 
-	spin_lock(&ctx->lock);
+	if (!mine)
+		ctx_lock(ctx);
 
 	uint8_t state = lease_state(lease);
 
-	if (state == LEASE_FREE || lease->refs == 0) {
-		spin_unlock(&ctx->lock);
+	if (state == LEASE_FREE || lease->w.refs == 0) {
+		ctx_done(ctx, mine, fast);
 		return err_set(EINVAL, "put of a lease already released "
 				"(more puts than acquire + gets)");
 	}
-	if (--lease->refs) {
-		spin_unlock(&ctx->lock);
+	if (--lease->w.refs) {
+		ctx_done(ctx, mine, fast);
 		return 0;
 	}
 
-	bool awaited = lease->flags & LEASE_AWAITED;
+	bool awaited = lease->w.flags & LEASE_AWAITED;
 	bool revoked = state == LEASE_REVOKED;
 	bool drained = false;
 	struct pml_region *region = ctx->region;
@@ -663,13 +574,13 @@ pml_lease_put(struct pml_lease *lease)
 	index_unlink(ctx, lease);
 	lease_set_state(lease, LEASE_FREE);
 	if (awaited) {
-		lease->flags &= (uint8_t)~LEASE_AWAITED;
+		lease->w.flags &= (uint8_t)~LEASE_AWAITED;
 		/* counted under this lock, so the barrier's count is exact */
 		drained = atomic_fetch_sub(&region->shared->pending, 1) == 1;
 	}
-	if (lease->holds == 0)
+	if (lease->w.holds == 0)
 		free_push(ctx, lease);
-	spin_unlock(&ctx->lock);
+	ctx_done(ctx, mine, fast);
 
 	if (__builtin_expect(drained || revoked, 0))
 		lease_slow_put(region, lease, drained, revoked);
@@ -677,6 +588,45 @@ pml_lease_put(struct pml_lease *lease)
 	if (__builtin_expect(lease_gone(lease), 0))
 		return lease_enodev();
 	return 0;
+}
+
+/*
+ * The common case: the owner's last put of a live lease that no barrier
+ * waits for and the library holds no reference to.  Anything else -- and
+ * every error -- is put_slow's.
+ */
+int
+pml_lease_put(struct pml_lease *lease)
+{
+	if (__builtin_expect(!lease, 0))
+		return err_set(EINVAL, "lease is NULL");
+
+	struct lease_ctx *ctx = lease_ctx(lease);
+
+	if (__builtin_expect(ctx_is_mine(ctx), 1)) {
+		atomic_store_explicit(&ctx->active, 1, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
+		union lease_word w;
+
+		if (__builtin_expect(atomic_load_explicit(&ctx->bias,
+				memory_order_acquire) == BIAS_OWNER, 1) &&
+				(w.word = __atomic_load_n(&lease->w.word,
+					__ATOMIC_RELAXED), w.refs == 1) &&
+				w.holds == 0 && w.state == LEASE_LIVE &&
+				!(w.flags & LEASE_AWAITED)) {
+			index_unlink(ctx, lease);
+			w.refs = 0;
+			w.state = LEASE_FREE;
+			__atomic_store_n(&lease->w.word, w.word,
+					__ATOMIC_RELAXED);
+			free_push(ctx, lease);
+			atomic_store_explicit(&ctx->active, 0,
+					memory_order_release);
+			return 0;
+		}
+		atomic_store_explicit(&ctx->active, 0, memory_order_release);
+	}
+	return put_slow(lease);
 }
 
 /*

@@ -38,6 +38,25 @@ enum lease_state {
 typedef void (*on_break_fn)(struct pml_lease *, enum pml_break_reason,
 		void *);
 
+/*
+ * A lease's counts, state and flags in one word, so that an acquire writes
+ * them with one store and the put that often follows at once reads them
+ * with one load: a load spanning several narrower stores cannot be
+ * forwarded from them, and stalls.
+ */
+union lease_word {
+	struct {
+		uint32_t refs;		/* holders */
+		uint16_t holds;		/* library references: a barrier
+					 * calling on_break, a quarantine
+					 * waiting for the put; the memory
+					 * is reused only when both are 0 */
+		uint8_t state;		/* enum lease_state; atomic reads */
+		uint8_t flags;
+	};
+	uint64_t word;
+};
+
 struct pml_lease {
 	uint64_t offset;
 	uint64_t end;
@@ -47,13 +66,7 @@ struct pml_lease {
 	void *arg;
 	struct pml_lease *next;		/* index chain, or the free list */
 	struct pml_lease *prev;
-	uint32_t refs;			/* holders */
-	uint16_t holds;			/* library references: a barrier
-					 * calling on_break, a quarantine
-					 * waiting for the put; the memory
-					 * is reused only when both are 0 */
-	uint8_t state;			/* enum lease_state; atomic reads */
-	uint8_t flags;
+	union lease_word w;
 } __attribute__((aligned(CACHELINE)));
 
 _Static_assert(sizeof(struct pml_lease) == CACHELINE,
@@ -90,9 +103,20 @@ lease_ctx(const struct pml_lease *l)
 extern _Atomic uint32_t lease_clock;
 void lease_clock_tick(void);
 
+/* lease_ctx.bias: see context.c */
+enum ctx_bias {
+	BIAS_NONE = 0,		/* everybody, the owner too, takes the lock */
+	BIAS_OWNER,		/* the owner works in fast sections */
+	BIAS_REVOKING,		/* being taken away: the owner takes the lock */
+};
+
 struct lease_ctx {
+	/* the owner's line: written by it on every acquire and put */
 	_Alignas(CACHELINE) struct spinlock lock;
-	uint64_t owner;			/* thread serial; 0 = orphaned */
+	_Atomic int active;		/* the owner is in a fast section */
+	_Atomic int bias;		/* enum ctx_bias */
+	_Atomic uint64_t owner;		/* thread serial; 0 = orphaned */
+	uint64_t rebias_ns;		/* under lock: no bias before this */
 	pid_t tid;			/* the owner's thread id, for tools */
 	struct pml_region *region;
 	struct pml_lease **buckets;
@@ -104,6 +128,87 @@ struct lease_ctx {
 	struct lease_slab *slabs;
 	struct lease_ctx *next;		/* region->ctxs, under region->mutex */
 };
+
+/*
+ * Thread-local state read on every acquire.  initial-exec: one %fs-relative
+ * load, where the default model of a shared library calls __tls_get_addr.
+ */
+#define PML_TLS __thread __attribute__((tls_model("initial-exec")))
+#define TLS_SLOTS 4
+
+struct tls_slot {
+	struct pml_region *region;
+	uint64_t region_id;
+	uint64_t epoch;
+	struct lease_ctx *ctx;
+};
+
+extern PML_TLS struct tls_slot lease_tls_slots[TLS_SLOTS];
+extern PML_TLS uint64_t lease_tls_serial;	/* 0 until the first acquire */
+
+/* context.c */
+int ctx_get_slow(struct lease_ctx **out, struct pml_region *r);
+void ctx_lock(struct lease_ctx *c);
+void ctx_unlock_owner(struct lease_ctx *c);
+void ctxs_unbias(struct pml_region *r);
+void lease_ctxs_free(struct pml_region *r);
+
+/* lease.c */
+int index_init(struct lease_ctx *c);
+
+/*
+ * this thread's context on r, if it is the one it used last (slot 0), or
+ * NULL: ctx_get_slow finds it in the other slots, or makes it, and moves
+ * it to slot 0.
+ */
+static inline struct lease_ctx *
+ctx_cached(const struct pml_region *r)
+{
+	if (__builtin_expect(lease_tls_slots[0].region == r &&
+			lease_tls_slots[0].epoch == region_close_epoch(), 1))
+		return lease_tls_slots[0].ctx;
+	return NULL;
+}
+
+static inline bool
+ctx_is_mine(const struct lease_ctx *c)
+{
+	return atomic_load_explicit(&c->owner, memory_order_relaxed) ==
+		lease_tls_serial && lease_tls_serial != 0;
+}
+
+/*
+ * The owner's side of the bias (context.c tells why it is enough): enter
+ * returns true in a fast section, false holding the spinlock.
+ */
+static inline bool
+ctx_enter(struct lease_ctx *c)
+{
+	atomic_store_explicit(&c->active, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	if (__builtin_expect(atomic_load_explicit(&c->bias,
+			memory_order_acquire) == BIAS_OWNER, 1))
+		return true;
+	atomic_store_explicit(&c->active, 0, memory_order_release);
+	spin_lock(&c->lock);
+	return false;
+}
+
+static inline void
+ctx_leave(struct lease_ctx *c, bool fast)
+{
+	if (__builtin_expect(fast, 1))
+		atomic_store_explicit(&c->active, 0, memory_order_release);
+	else
+		ctx_unlock_owner(c);
+}
+
+/* anyone else: ctx_lock (context.c) revokes the bias if need be */
+static inline void
+ctx_unlock(struct lease_ctx *c)
+{
+	spin_unlock(&c->lock);
+}
 
 typedef void (*lease_visit_fn)(struct pml_lease *l, void *arg);
 
@@ -121,24 +226,24 @@ void lease_list_call(struct lease_list *ls, enum pml_break_reason reason);
 
 /*
  * ctx_for_each_overlap -- call fn for every lease of ctx (any state but
- * FREE) that overlaps [start, end).  Caller holds ctx->lock.
+ * FREE) that overlaps [start, end).  Caller holds ctx_lock().
  */
 void ctx_for_each_overlap(struct lease_ctx *ctx, uint64_t start,
 		uint64_t end, lease_visit_fn fn, void *arg);
 
-/* ctx_release_hold -- drop a library hold; caller holds ctx->lock */
+/* ctx_release_hold -- drop a library hold; caller holds ctx_lock() */
 void ctx_release_hold(struct lease_ctx *ctx, struct pml_lease *l);
 
 static inline uint8_t
 lease_state(const struct pml_lease *l)
 {
-	return __atomic_load_n(&l->state, __ATOMIC_RELAXED);
+	return __atomic_load_n(&l->w.state, __ATOMIC_RELAXED);
 }
 
 static inline void
 lease_set_state(struct pml_lease *l, uint8_t state)
 {
-	__atomic_store_n(&l->state, state, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->w.state, state, __ATOMIC_RELAXED);
 }
 
 #endif

@@ -74,7 +74,7 @@ revoke_poisoned(struct pml_lease *l, void *arg)
 		return;
 	lease_list_push(&v->list, l);
 	if (!v->list.oom)
-		l->holds++;
+		l->w.holds++;
 }
 
 /*
@@ -98,10 +98,11 @@ poison_handle(struct pml_region *r)
 		struct poison_visit v = { 0 };
 
 		region_lock(r);
+		ctxs_unbias(r);
 		for (struct lease_ctx *c = r->ctxs; c; c = c->next) {
-			spin_lock(&c->lock);
+			ctx_lock(c);
 			ctx_for_each_overlap(c, start, end, revoke_poisoned, &v);
-			spin_unlock(&c->lock);
+			ctx_unlock(c);
 		}
 		region_unlock(r);
 		lease_list_call(&v.list, PML_BREAK_POISON);

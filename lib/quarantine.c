@@ -87,10 +87,10 @@ quarantine_release(struct pml_region *r, const struct pml_lease *lease)
 	/* the lease's memory is held until here: nothing reused it */
 	struct lease_ctx *ctx = lease_ctx(lease);
 
-	spin_lock(&ctx->lock);
+	ctx_lock(ctx);
 	while (n--)
 		ctx_release_hold(ctx, (struct pml_lease *)lease);
-	spin_unlock(&ctx->lock);
+	ctx_unlock(ctx);
 }
 
 /* is [start, end) inside the union of the region's mirror of the table? */

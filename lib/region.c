@@ -28,13 +28,7 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t registry_cond = PTHREAD_COND_INITIALIZER;
 static struct pml_region *registry;
 static uint64_t next_region_id = 1;
-static atomic_uint_fast64_t close_epoch = 1;
-
-uint64_t
-region_close_epoch(void)
-{
-	return atomic_load_explicit(&close_epoch, memory_order_acquire);
-}
+_Atomic uint64_t close_epoch = 1;
 
 /* regions the parent had open when this process was forked */
 static struct pml_region *inherited;
@@ -495,10 +489,11 @@ region_has_leases(struct pml_region *r)
 {
 	bool busy = false;
 
+	ctxs_unbias(r);
 	for (struct lease_ctx *c = r->ctxs; c && !busy; c = c->next) {
-		spin_lock(&c->lock);
+		ctx_lock(c);
 		busy = c->nindexed != 0 || c->long_head != NULL;
-		spin_unlock(&c->lock);
+		ctx_unlock(c);
 	}
 	return busy;
 }

@@ -10,19 +10,25 @@
  *    order: region->mutex, then a context's spinlock; never the reverse,
  *    and no callback ever runs with either held (barrier.c).
  *
- *  - A lease context (lease.h) belongs to one thread; its spinlock guards
- *    the leases it allocated: their refcounts, states and index links.  A
- *    put from another thread takes the owner's spinlock.
+ *  - A lease context (lease.h) belongs to one thread, and is biased to it
+ *    (context.c): the owner works on its leases -- refcounts, states, index
+ *    links -- in fast sections, without the context's spinlock; anybody
+ *    else (a put from another thread, a barrier, a tool) takes the spinlock
+ *    through ctx_lock(), which first revokes the bias with membarrier(2)
+ *    and waits for the owner's section to end.  "The context's lock" below
+ *    means either: the owner's fast section, or ctx_lock().
  *
  *  - region->view is an immutable snapshot of what acquires must respect:
  *    the size, the ranges blocked by a barrier or a quarantine, the state.
- *    An acquire reads it *while holding its context's spinlock*, and links
+ *    An acquire reads it *while holding its context's lock*, and links
  *    its lease under that same lock.  A barrier publishes a new view, then
- *    takes every context's spinlock in turn (view.c: view_publish's grace
+ *    takes every context's lock in turn (view.c: view_publish's grace
  *    pass, then the scan in barrier.c).  So for each context either the
  *    acquire came first and the scan sees its lease, or the scan came first
  *    and the acquire sees the barrier: no lease can slip past a barrier.
  *    The same grace pass proves no reader still holds the previous view.
+ *    Every pass over all contexts starts with ctxs_unbias(), which revokes
+ *    every bias with one membarrier.
  *
  *  - Layout changes (punch, truncate, lifting a quarantine) are serialised
  *    by region->layout_busy, a flag under region->mutex rather than a lock,
@@ -76,6 +82,7 @@ struct region_view {
 	uint64_t gen;		/* bumped by every publish */
 	uint64_t size;
 	enum region_state state;
+	bool clear;		/* open, nothing blocked: the fast path's */
 	uint32_t nblocked;
 	uint32_t cap;
 	struct range blocked[];	/* barrier range and quarantines */
@@ -176,6 +183,14 @@ struct pml_region {
 };
 
 /* region.c */
+extern _Atomic uint64_t close_epoch;	/* bumped by every close */
+
+static inline uint64_t
+region_close_epoch(void)
+{
+	return atomic_load_explicit(&close_epoch, memory_order_acquire);
+}
+
 int region_find(const struct pml_region *region);
 int region_validate(const struct pml_region *region);
 int region_validate_fast(const struct pml_region *region);
@@ -183,7 +198,6 @@ void region_lock(struct pml_region *r);
 void region_unlock(struct pml_region *r);
 void region_layout_begin(struct pml_region *r);
 void region_layout_end(struct pml_region *r);
-uint64_t region_close_epoch(void);
 bool region_sync(struct pml_region *r);
 bool region_has_leases(struct pml_region *r);
 

@@ -53,7 +53,7 @@ collect_breaks(struct pml_lease *l, void *arg)
 		return;
 	lease_list_push(ls, l);
 	if (!ls->oom)
-		l->holds++;	/* its memory stays ours for the call */
+		l->w.holds++;	/* its memory stays ours for the call */
 }
 
 /*
@@ -70,26 +70,27 @@ revoke_held(struct pml_region *r, bool gone)
 	bool drained = false;
 
 	region_lock(r);
+	ctxs_unbias(r);
 	for (struct lease_ctx *c = r->ctxs; c; c = c->next) {
 		struct pml_lease *l, *next;
 
-		spin_lock(&c->lock);
+		ctx_lock(c);
 		/* every lease, with or without on_break: the whole index */
 		for (uint64_t b = 0; b <= c->mask; b++) {
 			for (l = c->buckets[b]; l; l = next) {
 				next = l->next;
 				lease_list_push(&ls, l);
 				if (!ls.oom)
-					l->holds++;
+					l->w.holds++;
 			}
 		}
 		for (l = c->long_head; l; l = next) {
 			next = l->next;
 			lease_list_push(&ls, l);
 			if (!ls.oom)
-				l->holds++;
+				l->w.holds++;
 		}
-		spin_unlock(&c->lock);
+		ctx_unlock(c);
 	}
 	region_unlock(r);
 
@@ -98,16 +99,16 @@ revoke_held(struct pml_region *r, bool gone)
 		struct lease_ctx *c = lease_ctx(l);
 		bool quarantine = false;
 
-		spin_lock(&c->lock);
+		ctx_lock(c);
 		if (lease_state(l) == LEASE_LIVE) {
 			lease_set_state(l, LEASE_REVOKED);
 			quarantine = !gone;
 		}
-		if (l->flags & LEASE_AWAITED) {
-			l->flags &= (uint8_t)~LEASE_AWAITED;
+		if (l->w.flags & LEASE_AWAITED) {
+			l->w.flags &= (uint8_t)~LEASE_AWAITED;
 			drained |= atomic_fetch_sub(&sf->pending, 1) == 1;
 		}
-		spin_unlock(&c->lock);
+		ctx_unlock(c);
 
 		if (quarantine) {
 			uint64_t a = r->alignment;
@@ -117,14 +118,14 @@ revoke_held(struct pml_region *r, bool gone)
 
 			/* the entry holds the lease's memory until the put */
 			if (quarantine_add(sf, start, end, l) == 0) {
-				spin_lock(&c->lock);
-				l->holds++;
-				spin_unlock(&c->lock);
+				ctx_lock(c);
+				l->w.holds++;
+				ctx_unlock(c);
 			}
 		}
-		spin_lock(&c->lock);
+		ctx_lock(c);
 		ctx_release_hold(c, l);
-		spin_unlock(&c->lock);
+		ctx_unlock(c);
 	}
 	free(ls.v);
 
@@ -139,10 +140,11 @@ tell_holders(struct pml_region *r, enum pml_break_reason reason)
 	struct lease_list ls = { 0 };
 
 	region_lock(r);
+	ctxs_unbias(r);
 	for (struct lease_ctx *c = r->ctxs; c; c = c->next) {
-		spin_lock(&c->lock);
+		ctx_lock(c);
 		ctx_for_each_overlap(c, 0, UINT64_MAX, collect_breaks, &ls);
-		spin_unlock(&c->lock);
+		ctx_unlock(c);
 	}
 	region_unlock(r);
 	lease_list_call(&ls, reason);

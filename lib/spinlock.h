@@ -2,13 +2,14 @@
 /*
  * spinlock.h -- the per-thread lease lock.
  *
- * Each thread's lease context has one of these, taken by that thread on
- * every acquire and put.  Uncontended it costs one atomic exchange to lock
- * and one plain release store to unlock -- cheaper than a pthread mutex,
- * whose unlock is a second locked instruction.  Contention is rare and
- * brief: a put from another thread, or a barrier scanning the context, and
- * nobody holds it across a callback, an allocation that can block for long,
- * or a system call.
+ * Each thread's lease context has one of these, taken by everybody but
+ * its owner, and by the owner too while its bias is revoked (context.c).
+ * Uncontended it costs one atomic exchange to lock and one plain release
+ * store to unlock -- cheaper than a pthread mutex, whose unlock is a second
+ * locked instruction.  Contention is rare and brief: a put from another
+ * thread, or a barrier scanning the context, and nobody holds it across a
+ * callback, an allocation that can block for long, or a system call --
+ * but for the membarrier of a bias revocation.
  */
 #ifndef PML_SPINLOCK_H
 #define PML_SPINLOCK_H 1

@@ -4,11 +4,12 @@
  *
  * An acquire must know the region's size and which ranges are blocked by a
  * barrier or a quarantine.  Those change only on the slow path, under
- * region->mutex; acquires read them under their own context's spinlock
- * only.  So they read an immutable view through one pointer, and a writer
- * publishes a new view and then waits out a grace period -- it takes and
- * drops every context's spinlock -- after which nobody can still be reading
- * the old one.
+ * region->mutex; acquires read them under their own context's lock only
+ * (a fast section, or the spinlock: region.h).  So they read an immutable
+ * view through one pointer, and a writer publishes a new view and then
+ * waits out a grace period -- it revokes every context's bias, then takes
+ * and drops every context's spinlock -- after which nobody can still be
+ * reading the old one.
  *
  * Two buffers alternate, each with room for the barrier and a full
  * quarantine table, so publishing never allocates and never fails -- it
@@ -46,6 +47,7 @@ view_init(struct pml_region *r)
 	}
 	r->active_view = 0;
 	r->views[0]->size = atomic_load(&r->size);
+	r->views[0]->clear = r->state == REGION_OPEN;
 	atomic_store(&r->view, r->views[0]);
 	return 0;
 }
@@ -62,9 +64,10 @@ view_fini(struct pml_region *r)
 static void
 view_grace(struct pml_region *r)
 {
+	ctxs_unbias(r);
 	for (struct lease_ctx *c = r->ctxs; c; c = c->next) {
-		spin_lock(&c->lock);
-		spin_unlock(&c->lock);
+		ctx_lock(c);
+		ctx_unlock(c);
 	}
 }
 
@@ -86,6 +89,7 @@ view_publish(struct pml_region *r)
 	v->nblocked = n;
 	v->size = atomic_load(&r->size);
 	v->state = r->state;
+	v->clear = n == 0 && r->state == REGION_OPEN;
 	v->gen = ++r->view_gen;
 
 	atomic_store_explicit(&r->view, v, memory_order_release);
