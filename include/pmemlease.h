@@ -216,7 +216,13 @@ struct pml_lease_ops {
  *
  * With no barrier raised on the region this makes no system call and no
  * allocation, and leases on disjoint ranges taken by different threads write
- * no shared cache line.
+ * no shared cache line.  Nor does it execute an atomic read-modify-write or
+ * a fence, and neither does the same thread's put: the thread's lease state
+ * is biased to it, and the rare other party -- a put from another thread, a
+ * barrier -- pays for the ordering with membarrier(2) instead.  A process
+ * whose kernel lacks MEMBARRIER_CMD_PRIVATE_EXPEDITED (Linux < 4.14), or
+ * that sets PMEMLEASE_NO_BIAS in its environment, takes a per-thread
+ * spinlock here instead (two locked instructions per acquire and put).
  *
  * On success *lease holds one reference; drop it with pml_lease_put().
  */
@@ -243,6 +249,12 @@ int pml_lease_get(struct pml_lease *lease);
 
 /*
  * pml_lease_put -- drop one reference; the last put releases the lease.
+ *
+ * Any thread may put.  The acquiring thread's put is the cheap one; another
+ * thread's revokes the acquiring thread's bias (a membarrier(2), some
+ * microseconds), after which that thread's leases go through a spinlock for
+ * at least a millisecond: a completion thread that puts every lease another
+ * thread acquired costs one membarrier per millisecond, not one per put.
  *
  * A put beyond the last reference returns -EINVAL (until the lease's memory
  * is reused by a later acquire, which the library delays as long as it can).

@@ -249,11 +249,13 @@ exit_key_create(void)
 static void
 ctx_free(struct lease_ctx *ctx)
 {
+	/* a batch's first slab comes after its others on the list */
 	while (ctx->slabs) {
 		struct lease_slab *s = ctx->slabs;
 
 		ctx->slabs = s->next;
-		free(s);
+		if (s->owns_batch)
+			free(s);
 	}
 	free(ctx->buckets);
 	free(ctx);

@@ -195,20 +195,29 @@ free_pop(struct lease_ctx *ctx)
 	return l;
 }
 
-/* grow the context by one slab; called under ctx->lock, rarely */
+/* slabs in one allocation at most: 256 KiB, 4032 leases */
+#define SLAB_BATCH_MAX 64
+
+/* grow the context by a batch of slabs; in its section, rarely */
 static int __attribute__((noinline))
 ctx_refill(struct lease_ctx *ctx)
 {
-	struct lease_slab *s = aligned_alloc(SLAB_SIZE, sizeof(*s));
+	unsigned n = ctx->slab_batch ? ctx->slab_batch : 1;
+	struct lease_slab *s = aligned_alloc(SLAB_SIZE, n * sizeof(*s));
 
 	if (!s)
 		return -ENOMEM;
-	memset(s, 0, sizeof(*s));
-	s->ctx = ctx;
-	for (unsigned i = 0; i < SLAB_LEASES; i++)
-		free_push(ctx, &s->leases[i]);
-	s->next = ctx->slabs;
-	ctx->slabs = s;
+	memset(s, 0, n * sizeof(*s));
+	for (unsigned k = 0; k < n; k++) {
+		s[k].ctx = ctx;
+		s[k].owns_batch = k == 0;
+		for (unsigned i = 0; i < SLAB_LEASES; i++)
+			free_push(ctx, &s[k].leases[i]);
+		s[k].next = ctx->slabs;
+		ctx->slabs = &s[k];
+	}
+	if (n < SLAB_BATCH_MAX)
+		ctx->slab_batch = n * 2;
 	if (ctx->nindexed > 2 * (ctx->mask + 1))
 		index_grow(ctx);
 	return 0;
@@ -401,9 +410,9 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 				memory_order_acquire) == BIAS_OWNER, 1)) {
 			const struct region_view *v = atomic_load_explicit(
 					&region->view, memory_order_acquire);
-			struct pml_lease *l = ctx->free_head;
 
-			if (__builtin_expect(v->clear && end <= v->size && l &&
+			if (__builtin_expect(v->clear && end <= v->size &&
+					ctx->free_head &&
 					atomic_load_explicit(&region->revoke,
 						memory_order_relaxed) ==
 						REVOKE_LIVE &&
@@ -412,11 +421,8 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 					atomic_load_explicit(
 						region->applied_state_seq,
 						memory_order_relaxed), 1)) {
-				ctx->free_head = l->next;
-				if (!ctx->free_head)
-					ctx->free_tail = NULL;
-				*lease = lease_init(ctx, l, offset, end, flags,
-						ops, arg);
+				*lease = lease_init(ctx, free_pop(ctx), offset,
+						end, flags, ops, arg);
 				atomic_store_explicit(&ctx->active, 0,
 						memory_order_release);
 				return 0;

@@ -75,7 +75,10 @@ _Static_assert(sizeof(struct pml_lease) == CACHELINE,
 /*
  * Leases come in slabs of one page, aligned to it, whose first line says
  * which context they belong to: a lease finds its context from its own
- * address, and keeps its line for what the inspection tools show.
+ * address, and keeps its line for what the inspection tools show.  Slabs
+ * are allocated in batches that double as a context grows (context.c frees
+ * them): an allocation aligned to a page wastes up to a page, so one slab
+ * at a time would cost a context with a million leases twice their size.
  */
 #define SLAB_SIZE 4096
 #define SLAB_LEASES (SLAB_SIZE / CACHELINE - 1)
@@ -83,6 +86,7 @@ _Static_assert(sizeof(struct pml_lease) == CACHELINE,
 struct lease_slab {
 	struct lease_ctx *ctx;
 	struct lease_slab *next;
+	bool owns_batch;	/* the first slab of an allocation frees it */
 	struct pml_lease leases[SLAB_LEASES] __attribute__((aligned(CACHELINE)));
 } __attribute__((aligned(SLAB_SIZE)));
 
@@ -126,14 +130,11 @@ struct lease_ctx {
 	struct pml_lease *free_head;
 	struct pml_lease *free_tail;
 	struct lease_slab *slabs;
+	unsigned slab_batch;		/* slabs the next refill allocates */
 	struct lease_ctx *next;		/* region->ctxs, under region->mutex */
 };
 
-/*
- * Thread-local state read on every acquire.  initial-exec: one %fs-relative
- * load, where the default model of a shared library calls __tls_get_addr.
- */
-#define PML_TLS __thread __attribute__((tls_model("initial-exec")))
+/* thread-local state read on every acquire (PML_TLS: region.h) */
 #define TLS_SLOTS 4
 
 struct tls_slot {

@@ -24,26 +24,39 @@ _Static_assert(PML_F_MEM_NODRAIN == PMEM2_F_MEM_NODRAIN &&
 	PML_F_MEM_NOFLUSH == PMEM2_F_MEM_NOFLUSH,
 	"PML_F_MEM_* are passed to libpmem2 as they are");
 
-/* in_region -- [addr, addr + len) lies inside the region's current size */
-static int
-in_region(const struct pml_region *r, const void *addr, size_t len)
+static int __attribute__((cold, noinline))
+in_region_error(const struct pml_region *r, const void *addr, size_t len,
+		int ret)
 {
-	int ret = region_validate_fast(r);
-
 	if (ret)
 		return ret;
 	if (!addr)
 		return err_set(EINVAL, "address is NULL");
+	if (len == 0)
+		return err_set(EINVAL, "length is 0");
+	return err_set(EINVAL, "[%p, +%zu) is not inside the region [%p, +%"
+			PRIu64 ")", addr, len, (void *)r->base,
+			atomic_load(&r->size));
+}
+
+/*
+ * in_region -- [addr, addr + len) lies inside the region's current size.
+ * Inline, its errors out of line: it is all the wrappers add to libpmem2.
+ */
+static inline int
+in_region(const struct pml_region *r, const void *addr, size_t len)
+{
+	int ret = region_validate_fast(r);
+
+	if (__builtin_expect(ret != 0 || !addr || len == 0, 0))
+		return in_region_error(r, addr, len, ret);
 
 	uintptr_t a = (uintptr_t)addr, base = (uintptr_t)r->base;
 	uint64_t size = atomic_load_explicit(&r->size, memory_order_relaxed);
 
-	if (len == 0)
-		return err_set(EINVAL, "length is 0");
-	if (a < base || a - base > size || len > size - (a - base))
-		return err_set(EINVAL, "[%p, +%zu) is not inside the region "
-				"[%p, +%" PRIu64 ")", addr, len, (void *)r->base,
-				size);
+	if (__builtin_expect(a < base || a - base > size ||
+			len > size - (a - base), 0))
+		return in_region_error(r, addr, len, 0);
 	return 0;
 }
 

@@ -148,27 +148,19 @@ atfork_register(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-/*
- * region_validate_fast -- region_validate for the data path: a thread
- * remembers the last region it validated, trusted until any close.
- */
+PML_TLS const struct pml_region *validated_region;
+PML_TLS uint64_t validated_epoch;
+
+/* region_validate_fast's miss: validate, and remember it (region.h) */
 int
-region_validate_fast(const struct pml_region *region)
+region_validate_slow(const struct pml_region *region)
 {
-	static __thread const struct pml_region *last;
-	static __thread uint64_t last_epoch;
 	uint64_t epoch = region_close_epoch();
-
-	if (region && region == last && epoch == last_epoch &&
-			atomic_load_explicit(&region->revoke,
-				memory_order_relaxed) == REVOKE_LIVE)
-		return 0;
-
 	int ret = region_validate(region);
 
 	if (!ret) {
-		last = region;
-		last_epoch = epoch;
+		validated_region = region;
+		validated_epoch = epoch;
 	}
 	return ret;
 }
@@ -588,7 +580,7 @@ pml_region_base(const struct pml_region *region)
 uint64_t
 pml_region_size(const struct pml_region *region)
 {
-	if (region_validate(region))
+	if (region_validate_fast(region))
 		return 0;
 	region_sync((struct pml_region *)region);
 	return atomic_load(&region->size);

@@ -50,6 +50,12 @@
 
 #define CACHELINE 64
 
+/*
+ * Thread-local state of the fast paths.  initial-exec: one %fs-relative
+ * load, where the default model of a shared library calls __tls_get_addr.
+ */
+#define PML_TLS __thread __attribute__((tls_model("initial-exec")))
+
 struct lease_ctx;
 
 struct range {
@@ -193,7 +199,25 @@ region_close_epoch(void)
 
 int region_find(const struct pml_region *region);
 int region_validate(const struct pml_region *region);
-int region_validate_fast(const struct pml_region *region);
+int region_validate_slow(const struct pml_region *region);
+
+/*
+ * region_validate_fast -- region_validate for the data path: a thread
+ * remembers the last region it validated, trusted until any close.
+ */
+extern PML_TLS const struct pml_region *validated_region;
+extern PML_TLS uint64_t validated_epoch;
+
+static inline int
+region_validate_fast(const struct pml_region *region)
+{
+	if (__builtin_expect(region && region == validated_region &&
+			validated_epoch == region_close_epoch() &&
+			atomic_load_explicit(&region->revoke,
+				memory_order_relaxed) == REVOKE_LIVE, 1))
+		return 0;
+	return region_validate_slow(region);
+}
 void region_lock(struct pml_region *r);
 void region_unlock(struct pml_region *r);
 void region_layout_begin(struct pml_region *r);

@@ -47,10 +47,15 @@ fi
 # libtsan) through libgcc-12-dev; util-linux has setarch, which the TSan
 # build may need (scripts/test-all.sh says why); strace counts the system
 # calls of the lease fast path where perf cannot (tests/multiproc).
+# fio, dpkg-dev and python3 are for tests/bench/fio (fio itself, dpkg-source
+# for `apt-get source fio`, whose headers its external engine is built
+# against, and the script that tabulates fio's JSON); gnuplot-nox draws the
+# benchmark's plots (tests/bench/run-bench.sh).
 packages="build-essential cmake pkg-config
 	libpmem2-dev libdaxctl-dev libndctl-dev
 	libcmocka-dev libjson-c-dev liburing-dev
-	util-linux strace"
+	util-linux strace
+	fio dpkg-dev python3 gnuplot-nox"
 
 echo "install-deps.sh: apt-get update"
 $as_root env DEBIAN_FRONTEND=noninteractive apt-get update

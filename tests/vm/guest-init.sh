@@ -243,6 +243,8 @@ cat >>/pmlvm/env.sh <<'EOF'
 #                  (/pmlvm/scratch) for devdax
 #   PMLVM_MOUNT    the DAX mount point (fsdax targets)
 #   PMLVM_PMEMDEV  the pmem block device under the filesystem (fsdax)
+#   PMLVM_OUTDIR   (set by run_one) files left here come back to the host
+#                  in results/NAME/TARGET/files/
 #   PMLVM_SLOT_OFFSET, PMLVM_SLOT_SIZE
 #                  the test's own 16 MiB of the shared devdax device (INDEX
 #                  is the test's line in the manifest); a test writes nowhere
@@ -333,6 +335,8 @@ run_one() {
 		save_results
 		return
 	fi
+	# files a test leaves here come back with its log (a benchmark's data)
+	export PMLVM_OUTDIR=$rdir/files
 	log "run $name --target=$target --phase=$phase"
 	dmesg -c >/dev/null
 	start=$(cut -d. -f1 /proc/uptime)

@@ -1,0 +1,94 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# build-engine.sh -- build the pmemlease fio external ioengine.
+#
+#   tests/bench/fio/build-engine.sh BUILD_DIR [OUT.so]
+#
+# BUILD_DIR is a CMake build directory of pmemlease (it must hold
+# lib/libpmemlease.so).  The engine is compiled against the headers of the
+# fio source of the *same version* as the installed fio binary (an external
+# engine uses fio's internal structs: struct thread_data, struct io_u, ...;
+# no binary package ships those headers).  The source is fetched with
+# `apt-get source fio` into BUILD_DIR/fio-src/ after adding a deb-src copy of
+# the machine's Debian apt entry (/etc/apt/sources.list.d/pmemlease-deb-src.sources).
+# fio's ./configure runs once there for config-host.h.
+#
+# Default output: BUILD_DIR/tests/bench/fio/pmemlease_fio.so.  Prints its path.
+# Needs root (or sudo) for the apt steps, the first time only.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../../.." && pwd)
+
+if [ $# -lt 1 ]; then
+	sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+fi
+build=$(cd "$1" && pwd)
+out=${2:-$build/tests/bench/fio/pmemlease_fio.so}
+lib=$build/lib/libpmemlease.so
+[ -f "$lib" ] || { echo "build-engine.sh: no $lib (build pmemlease first)" >&2; exit 1; }
+
+if [ "$(id -u)" -eq 0 ]; then as_root=; elif command -v sudo >/dev/null 2>&1; then as_root=sudo; else as_root=; fi
+
+if ! command -v fio >/dev/null 2>&1; then
+	echo "build-engine.sh: installing fio" >&2
+	$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fio >&2
+fi
+# "fio-3.33" -> 3.33; the Debian version of the installed package (3.33-3)
+fio_ver=$(fio --version | sed 's/^fio-//')
+deb_ver=$(dpkg-query -W -f '${Version}' fio 2>/dev/null || true)
+
+cache=$build/fio-src
+mkdir -p "$cache"
+src=$(ls -d "$cache"/fio-"$fio_ver"/ 2>/dev/null | head -n 1 || true)
+if [ -z "$src" ] || [ ! -f "$src/fio.h" ]; then
+	# deb-src: a copy of the machine's Debian entry (deb822 or one-line)
+	srcfile=/etc/apt/sources.list.d/pmemlease-deb-src.sources
+	if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null; then
+		if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+			echo "build-engine.sh: adding $srcfile (deb-src copy of debian.sources)" >&2
+			sed 's/^Types:.*/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
+				$as_root tee "$srcfile" >/dev/null
+		elif grep -qs '^deb .*debian' /etc/apt/sources.list; then
+			echo "build-engine.sh: adding deb-src lines to ${srcfile%.sources}.list" >&2
+			grep '^deb .*debian' /etc/apt/sources.list | sed 's/^deb /deb-src /' |
+				$as_root tee "${srcfile%.sources}.list" >/dev/null
+		else
+			echo "build-engine.sh: no Debian apt entry to copy as deb-src" >&2
+			exit 1
+		fi
+		$as_root env DEBIAN_FRONTEND=noninteractive apt-get update >&2
+	fi
+	command -v dpkg-source >/dev/null 2>&1 ||
+		$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dpkg-dev >&2
+	echo "build-engine.sh: apt-get source fio${deb_ver:+=$deb_ver} into $cache" >&2
+	(cd "$cache" && apt-get source ${deb_ver:+"fio=$deb_ver"} >&2) ||
+		(cd "$cache" && apt-get source fio >&2)
+	src=$(ls -d "$cache"/fio-"$fio_ver"/ 2>/dev/null | head -n 1 || true)
+	[ -n "$src" ] && [ -f "$src/fio.h" ] || {
+		echo "build-engine.sh: no fio-$fio_ver source in $cache" >&2; exit 1; }
+fi
+src=${src%/}
+# Debian's debian/rules runs ./configure --disable-native --prefix=/usr
+# --enable-gfio --enable-libnbd: the last two need GTK and libnbd and only
+# add fio's GUI and the nbd engine; nothing in the structs an engine uses
+# depends on them (the CONFIG_ switches in io_u.h's union sit at the end of
+# struct io_u, which fio allocates, not the engine).
+if [ ! -f "$src/config-host.h" ]; then
+	echo "build-engine.sh: running fio's ./configure in $src" >&2
+	(cd "$src" && ./configure --disable-native --prefix=/usr >"$cache/configure.log" 2>&1) || {
+		echo "build-engine.sh: fio's configure failed, see $cache/configure.log" >&2; exit 1; }
+fi
+
+mkdir -p "$(dirname "$out")"
+# fio's own Makefile compiles with -D_GNU_SOURCE -D_LARGEFILE_SOURCE
+# -D_FILE_OFFSET_BITS=64 -include config-host.h; the structs must match.
+${CC:-cc} -O2 -g -fPIC -shared -std=gnu99 -Wall -Wextra -Werror \
+	-Wno-unused-parameter \
+	-D_GNU_SOURCE -D_LARGEFILE_SOURCE -D_FILE_OFFSET_BITS=64 \
+	-include "$src/config-host.h" -I"$src" -I"$top/include" \
+	-o "$out" "$here/pmemlease_fio.c" \
+	-L"$build/lib" -Wl,-rpath,"$build/lib" -lpmemlease
+echo "$out"
