@@ -41,7 +41,7 @@
 static __thread bool tls_breaking;
 #define REVOKE_GRACE_MS 1000	/* for holders to record their revokes */
 
-static struct timespec
+struct timespec
 deadline_after(uint32_t ms)
 {
 	struct timespec t;

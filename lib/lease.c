@@ -403,32 +403,24 @@ pml_lease_acquire(struct pml_lease **lease, struct pml_region *region,
 
 	struct lease_ctx *ctx = ctx_cached(region);
 
-	if (__builtin_expect(ctx != NULL, 1)) {
-		atomic_store_explicit(&ctx->active, 1, memory_order_relaxed);
-		atomic_signal_fence(memory_order_seq_cst);
-		if (__builtin_expect(atomic_load_explicit(&ctx->bias,
-				memory_order_acquire) == BIAS_OWNER, 1)) {
-			const struct region_view *v = atomic_load_explicit(
-					&region->view, memory_order_acquire);
+	if (__builtin_expect(ctx != NULL, 1) && ctx_try_fast(ctx)) {
+		const struct region_view *v = atomic_load_explicit(
+				&region->view, memory_order_acquire);
 
-			if (__builtin_expect(v->clear && end <= v->size &&
-					ctx->free_head &&
-					atomic_load_explicit(&region->revoke,
-						memory_order_relaxed) ==
-						REVOKE_LIVE &&
-					atomic_load_explicit(region->state_seq,
-						memory_order_acquire) ==
-					atomic_load_explicit(
-						region->applied_state_seq,
-						memory_order_relaxed), 1)) {
-				*lease = lease_init(ctx, free_pop(ctx), offset,
-						end, flags, ops, arg);
-				atomic_store_explicit(&ctx->active, 0,
-						memory_order_release);
-				return 0;
-			}
+		if (__builtin_expect(v->clear && end <= v->size &&
+				ctx->free_head && atomic_load_explicit(
+					&region->revoke, memory_order_relaxed) ==
+					REVOKE_LIVE &&
+				atomic_load_explicit(region->state_seq,
+					memory_order_acquire) ==
+				atomic_load_explicit(region->applied_state_seq,
+					memory_order_relaxed), 1)) {
+			*lease = lease_init(ctx, free_pop(ctx), offset, end,
+					flags, ops, arg);
+			ctx_leave_fast(ctx);
+			return 0;
 		}
-		atomic_store_explicit(&ctx->active, 0, memory_order_release);
+		ctx_leave_fast(ctx);
 	}
 	*lease = NULL;
 	return acquire_slow(lease, region, offset, end, flags, ops, arg);
@@ -609,28 +601,23 @@ pml_lease_put(struct pml_lease *lease)
 
 	struct lease_ctx *ctx = lease_ctx(lease);
 
-	if (__builtin_expect(ctx_is_mine(ctx), 1)) {
-		atomic_store_explicit(&ctx->active, 1, memory_order_relaxed);
-		atomic_signal_fence(memory_order_seq_cst);
-		union lease_word w;
+	if (__builtin_expect(ctx_is_mine(ctx), 1) && ctx_try_fast(ctx)) {
+		union lease_word w = { .word = __atomic_load_n(&lease->w.word,
+				__ATOMIC_RELAXED) };
 
-		if (__builtin_expect(atomic_load_explicit(&ctx->bias,
-				memory_order_acquire) == BIAS_OWNER, 1) &&
-				(w.word = __atomic_load_n(&lease->w.word,
-					__ATOMIC_RELAXED), w.refs == 1) &&
-				w.holds == 0 && w.state == LEASE_LIVE &&
-				!(w.flags & LEASE_AWAITED)) {
+		if (__builtin_expect(w.refs == 1 && w.holds == 0 &&
+				w.state == LEASE_LIVE &&
+				!(w.flags & LEASE_AWAITED), 1)) {
 			index_unlink(ctx, lease);
 			w.refs = 0;
 			w.state = LEASE_FREE;
 			__atomic_store_n(&lease->w.word, w.word,
 					__ATOMIC_RELAXED);
 			free_push(ctx, lease);
-			atomic_store_explicit(&ctx->active, 0,
-					memory_order_release);
+			ctx_leave_fast(ctx);
 			return 0;
 		}
-		atomic_store_explicit(&ctx->active, 0, memory_order_release);
+		ctx_leave_fast(ctx);
 	}
 	return put_slow(lease);
 }

@@ -179,11 +179,12 @@ ctx_is_mine(const struct lease_ctx *c)
 }
 
 /*
- * The owner's side of the bias (context.c tells why it is enough): enter
- * returns true in a fast section, false holding the spinlock.
+ * The owner's side of the bias (context.c tells why it is enough).
+ * ctx_try_fast enters a fast section and returns true while the bias is the
+ * owner's; otherwise it returns false, having entered nothing.
  */
 static inline bool
-ctx_enter(struct lease_ctx *c)
+ctx_try_fast(struct lease_ctx *c)
 {
 	atomic_store_explicit(&c->active, 1, memory_order_relaxed);
 	atomic_signal_fence(memory_order_seq_cst);
@@ -191,6 +192,21 @@ ctx_enter(struct lease_ctx *c)
 			memory_order_acquire) == BIAS_OWNER, 1))
 		return true;
 	atomic_store_explicit(&c->active, 0, memory_order_release);
+	return false;
+}
+
+static inline void
+ctx_leave_fast(struct lease_ctx *c)
+{
+	atomic_store_explicit(&c->active, 0, memory_order_release);
+}
+
+/* a fast section if the bias allows, else the spinlock: true if fast */
+static inline bool
+ctx_enter(struct lease_ctx *c)
+{
+	if (ctx_try_fast(c))
+		return true;
 	spin_lock(&c->lock);
 	return false;
 }
@@ -199,7 +215,7 @@ static inline void
 ctx_leave(struct lease_ctx *c, bool fast)
 {
 	if (__builtin_expect(fast, 1))
-		atomic_store_explicit(&c->active, 0, memory_order_release);
+		ctx_leave_fast(c);
 	else
 		ctx_unlock_owner(c);
 }

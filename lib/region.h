@@ -43,6 +43,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <libpmem2.h>
 
@@ -241,6 +242,7 @@ int mapping_set_file_size(struct pml_region *r, uint64_t size);
 int mapping_map_file(struct pml_region *r, uint64_t start, uint64_t end);
 
 /* barrier.c */
+struct timespec deadline_after(uint32_t ms);	/* CLOCK_MONOTONIC */
 int region_renew(struct pml_region *r, uint64_t offset, uint64_t length);
 
 /* view.c */

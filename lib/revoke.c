@@ -155,15 +155,8 @@ tell_holders(struct pml_region *r, enum pml_break_reason reason)
 static void
 wait_puts(struct pml_region *r, uint32_t grace_ms)
 {
-	struct timespec deadline;
+	struct timespec deadline = deadline_after(grace_ms);
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += grace_ms / 1000;
-	deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	/* puts do not signal the region: look every few milliseconds */
 	for (;;) {
 		region_lock(r);

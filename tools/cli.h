@@ -38,6 +38,21 @@ struct cli_cmd {
 	void (*usage)(FILE *out);
 };
 
+/* a program's commands, and what its -h and -V print */
+struct cli_cmds {
+	const struct cli_cmd *cmds;
+	size_t n;
+	void (*usage)(FILE *out);
+	void (*version)(void);
+};
+
+/*
+ * cli_main -- the top level both programs share: -h/--help, -V/--version,
+ * `help [COMMAND]`, then COMMAND with getopt reset for its own options.
+ * Returns the exit status (CLI_EXIT_USAGE for what it does not know).
+ */
+int cli_main(const struct cli_cmds *t, int argc, char **argv);
+
 extern const char *cli_prog;	/* "pmemlease", for messages */
 
 /* subcommands */

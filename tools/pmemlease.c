@@ -7,9 +7,7 @@
  * hand --keep to demo, not reject it here.
  */
 
-#include <getopt.h>
 #include <stdio.h>
-#include <string.h>
 
 #include <pmemlease.h>
 
@@ -45,15 +43,6 @@ static const struct cli_cmd commands[] = {
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-static const struct cli_cmd *
-find_command(const char *name)
-{
-	for (size_t i = 0; i < NCOMMANDS; i++)
-		if (strcmp(commands[i].name, name) == 0)
-			return &commands[i];
-	return NULL;
-}
 
 void
 cli_print_exit_codes(FILE *out)
@@ -100,72 +89,12 @@ version(void)
 	       PMEMLEASE_MAJOR_VERSION, PMEMLEASE_MINOR_VERSION);
 }
 
-static int
-help_command(int argc, char **argv)
-{
-	if (argc < 2) {
-		usage(stdout);
-		return CLI_EXIT_OK;
-	}
-	const struct cli_cmd *c = find_command(argv[1]);
-	if (c == NULL) {
-		fprintf(stderr, "%s: unknown command '%s'; see '%s --help'\n",
-			cli_prog, argv[1], cli_prog);
-		return CLI_EXIT_USAGE;
-	}
-	c->usage(stdout);
-	return CLI_EXIT_OK;
-}
-
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	static const struct cli_cmds t = {
+		commands, NCOMMANDS, usage, version
 	};
-	int opt;
 
-	opterr = 0;	/* our own messages name the program consistently */
-	while ((opt = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'h':
-			usage(stdout);
-			return CLI_EXIT_OK;
-		case 'V':
-			version();
-			return CLI_EXIT_OK;
-		default:
-			fprintf(stderr, "%s: unknown option '%s'; see '%s --help'\n",
-				cli_prog, argv[optind - 1], cli_prog);
-			return CLI_EXIT_USAGE;
-		}
-	}
-
-	if (optind >= argc) {
-		usage(stderr);
-		return CLI_EXIT_USAGE;
-	}
-
-	char **sub_argv = argv + optind;
-	int sub_argc = argc - optind;
-
-	if (strcmp(sub_argv[0], "help") == 0)
-		return help_command(sub_argc, sub_argv);
-
-	const struct cli_cmd *c = find_command(sub_argv[0]);
-	if (c == NULL) {
-		fprintf(stderr, "%s: unknown command '%s'; see '%s --help'\n",
-			cli_prog, sub_argv[0], cli_prog);
-		return CLI_EXIT_USAGE;
-	}
-	/* getopt names argv[0] in its messages: "pmemlease demo: ..." */
-	char name[64];
-	snprintf(name, sizeof(name), "%s %s", cli_prog, c->name);
-	sub_argv[0] = name;
-	/* glibc re-initialises getopt for the new argv only when optind is 0 */
-	optind = 0;
-	opterr = 1;
-	return c->run(sub_argc, sub_argv);
+	return cli_main(&t, argc, argv);
 }

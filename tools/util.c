@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,4 +259,79 @@ cli_runtime_dir(char *buf, size_t bufsz)
 	else
 		return NULL;
 	return n >= 0 && (size_t)n < bufsz ? buf : NULL;
+}
+
+static const struct cli_cmd *
+find_command(const struct cli_cmds *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->cmds[i].name, name) == 0)
+			return &t->cmds[i];
+	return NULL;
+}
+
+static int
+unknown_command(const char *name)
+{
+	fprintf(stderr, "%s: unknown command '%s'; see '%s --help'\n",
+		cli_prog, name, cli_prog);
+	return CLI_EXIT_USAGE;
+}
+
+int
+cli_main(const struct cli_cmds *t, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	opterr = 0;	/* our own messages name the program consistently */
+	while ((opt = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			t->usage(stdout);
+			return CLI_EXIT_OK;
+		case 'V':
+			t->version();
+			return CLI_EXIT_OK;
+		default:
+			fprintf(stderr, "%s: unknown option '%s'; see '%s --help'\n",
+				cli_prog, argv[optind - 1], cli_prog);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		t->usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+
+	char **sub_argv = argv + optind;
+	int sub_argc = argc - optind;
+	const struct cli_cmd *c;
+
+	if (strcmp(sub_argv[0], "help") == 0) {	/* help [COMMAND] */
+		if (sub_argc < 2) {
+			t->usage(stdout);
+			return CLI_EXIT_OK;
+		}
+		c = find_command(t, sub_argv[1]);
+		if (c == NULL)
+			return unknown_command(sub_argv[1]);
+		c->usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	c = find_command(t, sub_argv[0]);
+	if (c == NULL)
+		return unknown_command(sub_argv[0]);
+	/* getopt names argv[0] in its messages: "pmemlease demo: ..." */
+	char name[64];
+	snprintf(name, sizeof(name), "%s %s", cli_prog, c->name);
+	sub_argv[0] = name;
+	/* glibc re-initialises getopt for the new argv only when optind is 0 */
+	optind = 0;
+	opterr = 1;
+	return c->run(sub_argc, sub_argv);
 }
