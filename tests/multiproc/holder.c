@@ -168,6 +168,14 @@ struct async {
 	char pol[16];
 };
 
+/*
+ * Async calls still running.  "exit" waits for them (a while) before it
+ * closes the region: their last touches of it must happen before the close
+ * in this process, not merely before the test's reading of their "done"
+ * lines in another, which no sanitizer can see.
+ */
+static atomic_int async_running;
+
 static void *
 async_main(void *p)
 {
@@ -198,6 +206,7 @@ async_main(void *p)
 				rc ? pml_errormsg() : "");
 	}
 	free(c);
+	atomic_fetch_sub_explicit(&async_running, 1, memory_order_release);
 	return NULL;
 }
 
@@ -205,9 +214,12 @@ static int
 async_start(struct async *c)
 {
 	pthread_t t;
-	int e = pthread_create(&t, NULL, async_main, c);
+	int e;
 
+	atomic_fetch_add(&async_running, 1);
+	e = pthread_create(&t, NULL, async_main, c);
 	if (e) {
+		atomic_fetch_sub(&async_running, 1);
 		free(c);
 		return -e;
 	}
@@ -688,6 +700,11 @@ command(char *line)
 		   4) {
 		fastloop(a, b, c, flags);
 	} else if (!strcmp(verb, "exit")) {
+		/* a call blocked for good must not keep us: 5 s at most */
+		for (int i = 0; i < 5000 && atomic_load_explicit(
+				&async_running, memory_order_acquire); i++)
+			usleep(1000);
+
 		int rc = R ? pml_region_close(&R) : 0;
 
 		reply_rc(rc);
