@@ -104,6 +104,8 @@ enum pml_granularity {
 
 /* pml_region_opts.flags */
 #define PML_REGION_CREATE	(1U << 0)	/* create a missing file (0600) */
+#define PML_REGION_PARTIAL_TAIL	(1U << 1)	/* map a file that ends inside
+						 * a unit: its whole units */
 
 struct pml_region_opts {
 	/*
@@ -125,7 +127,10 @@ struct pml_region_opts {
  * fsdax; any other regular file is a plain file.  Size, alignment and store
  * granularity come from libpmem2 (and libdaxctl for the device), never from
  * a guess.  A size that breaks the device's alignment is refused with
- * -EINVAL rather than mapped into a later SIGBUS.
+ * -EINVAL rather than mapped into a later SIGBUS -- but with
+ * PML_REGION_PARTIAL_TAIL a file that ends inside a unit of the alignment
+ * is mapped: its whole units are the region, and the partial unit at its
+ * end is not part of it (not leasable; see pml_region_ftruncate()).
  *
  * On success *region is the new region; on failure it is left NULL.
  */
@@ -329,6 +334,55 @@ int pml_region_truncate(struct pml_region *region, uint64_t size,
 		const struct pml_barrier_opts *opts);
 
 /*
+ * pml_region_ftruncate -- what ftruncate(2) does, through the barrier: the
+ * file becomes size bytes, any size (a file need not end on a unit).
+ *
+ * The region is always the file's whole units of the alignment: a file
+ * that ends inside a unit has that partial unit outside the region (not
+ * leasable).  An aligned shrink is pml_region_truncate() itself, with both
+ * timeout policies.  A shrink to inside a unit drains from that unit on,
+ * and can leave no quarantine: with PML_ON_TIMEOUT_REVOKE it gives up as
+ * with PML_ON_TIMEOUT_FAIL (-ETIMEDOUT, nothing changed), and a quarantine
+ * past the new end refuses it (-EBUSY).  Growth drains nothing; past
+ * max_size the file grows and the region stops at max_size.
+ * devdax: -EOPNOTSUPP.
+ */
+int pml_region_ftruncate(struct pml_region *region, uint64_t size,
+		const struct pml_barrier_opts *opts);
+
+/*
+ * pml_region_fallocate -- what fallocate(2) does with mode (FALLOC_FL_*
+ * from <linux/falloc.h>), through the barrier, at any byte offset.
+ *
+ *   0, KEEP_SIZE          allocation: adds blocks, moves none; no drain;
+ *                         the region follows a grown size.
+ *   PUNCH_HOLE|KEEP_SIZE  the barrier over the range's bytes.  Aligned
+ *                         and inside the region it is pml_region_punch(),
+ *                         both policies; otherwise the whole units inside
+ *                         are deallocated as a punch does it and the kernel
+ *                         zeroes the partial units at the edges (they keep
+ *                         their blocks), with PML_ON_TIMEOUT_FAIL.
+ *   ZERO_RANGE, UNSHARE_RANGE (and modes unknown here)
+ *                         may exchange the range's blocks: the barrier over
+ *                         every unit the range touches.
+ *   COLLAPSE_RANGE, INSERT_RANGE
+ *                         move every block from offset on: the barrier
+ *                         from offset's unit to the end; the region follows
+ *                         the new size.
+ *
+ * Whatever moves or exchanges blocks cannot keep a revoked lease's blocks
+ * in place, so there PML_ON_TIMEOUT_REVOKE gives up as PML_ON_TIMEOUT_FAIL
+ * does (-ETIMEDOUT), and a quarantine in the way refuses the call (-EBUSY),
+ * before anything changed.  An error of the kernel's (-EOPNOTSUPP on a
+ * filesystem without the mode, -EINVAL for a collapse not on its block
+ * size) is returned as it is, with the mapping as it was.
+ * devdax: -EOPNOTSUPP.
+ */
+int pml_region_fallocate(struct pml_region *region, int mode,
+		uint64_t offset, uint64_t length,
+		const struct pml_barrier_opts *opts);
+
+/*
  * pml_region_quarantined -- bytes of the region held in quarantine now.
  *
  * *bytes is the total length of ranges whose deallocation waits for the
@@ -361,6 +415,17 @@ int pml_region_break(struct pml_region *region, uint64_t offset,
  * leases (waiting up to timeout_ms for the answers).  What a tool like
  * pmemlease-list(1) shows.
  */
+/*
+ * pml_file_has_state -- 1 if some process may hold lease state on the file
+ * (dev, ino): its state file exists in the runtime directory (a crashed
+ * process's leftover counts until the next process joins and clears it);
+ * 0 if not, or if there is no runtime directory for this user; a negative
+ * errno if it cannot tell.  One stat(2), no lock: what a caller about to
+ * change a file's layout behind the library's back asks first
+ * (libpmemlease-intercept.so does, on every call).
+ */
+int pml_file_has_state(dev_t dev, ino_t ino);
+
 struct pml_snapshot;
 
 struct pml_file_info {

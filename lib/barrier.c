@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -227,8 +228,8 @@ phase(struct pml_region *r, enum shm_phase ph, uint64_t *seq, uint64_t start,
  * revoked and quarantined; the barrier is up.  Negative: nothing changed,
  * no barrier.  Layout owner, no lock held.
  */
-static int
-drain(struct pml_region *r, uint64_t start, uint64_t end,
+int
+barrier_drain(struct pml_region *r, uint64_t start, uint64_t end,
 		const struct pml_barrier_opts *o, const struct timespec *deadline,
 		uint64_t *seqp)
 {
@@ -272,6 +273,26 @@ retract:
 	return ret;
 }
 
+/* barrier_lower -- step 7: drop the barrier and let everyone in again */
+void
+barrier_lower(struct pml_region *r, uint64_t *seq)
+{
+	phase(r, SHM_PHASE_NONE, seq, 0, 0);
+}
+
+/*
+ * region_set_size -- the layout owner's: leases past size are refused from
+ * here on (the view first, under the region's lock).
+ */
+void
+region_set_size(struct pml_region *r, uint64_t size)
+{
+	region_lock(r);
+	atomic_store(&r->size, size);
+	view_publish(r);
+	region_unlock(r);
+}
+
 /* ------------------------------------------------------------ layout */
 
 static int
@@ -284,8 +305,8 @@ check_aligned(const struct pml_region *r, const char *what, uint64_t v)
 	return 0;
 }
 
-static int
-check_opts(const struct pml_barrier_opts *o)
+int
+barrier_check_opts(const struct pml_barrier_opts *o)
 {
 	if (o->on_timeout != PML_ON_TIMEOUT_FAIL &&
 			o->on_timeout != PML_ON_TIMEOUT_REVOKE)
@@ -295,10 +316,52 @@ check_opts(const struct pml_barrier_opts *o)
 }
 
 /*
+ * adopt_growth -- a write(2) past the end grows a file without a layout
+ * change (SQLite's unix VFS extends a database that way): the whole units
+ * it added become part of the region, so that nothing the layout change
+ * about to be made plans past the old size mistakes them for leftovers.
+ * Only the layout owner may, and not past a quarantine kept beyond the
+ * size, whose blocks are not the file's to lease.
+ */
+static int
+adopt_growth(struct pml_region *r)
+{
+	struct stat st;
+
+	if (r->kind == PML_REGION_DEVDAX)
+		return 0;
+	if (fstat(r->fd, &st))
+		return err_set(errno, "fstat %s: %m", r->path);
+
+	uint64_t size = atomic_load(&r->size);
+	uint64_t grown = (uint64_t)st.st_size / r->alignment * r->alignment;
+
+	if (grown > r->max_size)
+		grown = r->max_size;
+	if (grown <= size)
+		return 0;
+	region_lock(r);
+
+	bool kept = quarantine_overlaps(r, size, UINT64_MAX);
+
+	region_unlock(r);
+	if (kept)
+		return 0;
+
+	int ret = mapping_grow(r, grown, false);
+
+	if (!ret)
+		ret = shared_set_size(r->shared, grown);
+	if (!ret)
+		region_set_size(r, grown);
+	return ret;
+}
+
+/*
  * layout_enter -- own the file's layout, then the region's, and bring the
  * region to the file's current size (another process may have changed it).
  */
-static int
+int
 layout_enter(struct pml_region *r, const struct pml_barrier_opts *o,
 		const struct timespec *deadline)
 {
@@ -312,6 +375,8 @@ layout_enter(struct pml_region *r, const struct pml_barrier_opts *o,
 	region_unlock(r);
 
 	ret = region_follow_size(r, true);
+	if (!ret)
+		ret = adopt_growth(r);
 	if (ret) {
 		region_layout_end(r);
 		shared_layout_end(sf);
@@ -320,7 +385,7 @@ layout_enter(struct pml_region *r, const struct pml_barrier_opts *o,
 }
 
 /* layout_leave -- give the layout up, then lift what was released */
-static void
+void
 layout_leave(struct pml_region *r)
 {
 	struct shared_file *sf = r->shared;
@@ -354,7 +419,7 @@ range_op(struct pml_region *r, uint64_t offset, uint64_t length,
 	uint64_t end = offset + length, seq;
 	int ret;
 
-	if ((ret = region_validate(r)) || (ret = check_opts(o)))
+	if ((ret = region_validate(r)) || (ret = barrier_check_opts(o)))
 		return ret;
 	if (length == 0)
 		return err_set(EINVAL, "%s length is 0", what);
@@ -380,7 +445,7 @@ range_op(struct pml_region *r, uint64_t offset, uint64_t length,
 				offset, end, size);
 	} else {
 		tls_breaking = !punch;
-		ret = drain(r, offset, end, o, &deadline, &seq);
+		ret = barrier_drain(r, offset, end, o, &deadline, &seq);
 		tls_breaking = false;
 
 		bool up = ret == 0;	/* else drain retracted it */
@@ -394,12 +459,13 @@ range_op(struct pml_region *r, uint64_t offset, uint64_t length,
 			ret = mapping_map_file(r, offset, end);
 		/* steps 5 and 6 for what no quarantine keeps */
 		if (up && punch && !ret)
-			ret = quarantine_dealloc_free_parts(r, offset, end);
+			ret = quarantine_dealloc_free_parts(r, offset, end,
+					false);
 		if (up && what_op == RANGE_RENEW && r->kind != PML_REGION_DEVDAX &&
 				!ret)
 			ret = mapping_map_file(r, offset, end);
 		if (up)
-			phase(r, SHM_PHASE_NONE, &seq, 0, 0);
+			barrier_lower(r, &seq);
 	}
 	layout_leave(r);
 	return ret;
@@ -435,7 +501,7 @@ pml_region_truncate(struct pml_region *r, uint64_t size,
 	uint64_t seq;
 	int ret;
 
-	if ((ret = region_validate(r)) || (ret = check_opts(o)))
+	if ((ret = region_validate(r)) || (ret = barrier_check_opts(o)))
 		return ret;
 	if (r->kind == PML_REGION_DEVDAX)
 		return err_set(EOPNOTSUPP, "%s is a device-dax device: its "
@@ -462,26 +528,20 @@ pml_region_truncate(struct pml_region *r, uint64_t size,
 		if (!ret)
 			ret = shared_set_size(r->shared, size);
 		if (!ret) {
-			region_lock(r);
-			atomic_store(&r->size, size);
-			view_publish(r);
-			region_unlock(r);
-			phase(r, SHM_PHASE_NONE, &seq, 0, 0);
+			region_set_size(r, size);
+			barrier_lower(r, &seq);
 		}
-	} else if (size < old && !(ret = drain(r, size, old, o, &deadline,
+	} else if (size < old && !(ret = barrier_drain(r, size, old, o, &deadline,
 			&seq))) {
 		/*
 		 * Leases past size are refused from here on, everywhere: the
 		 * shared size first, which deallocation goes by.
 		 */
 		ret = shared_set_size(r->shared, size);
-		region_lock(r);
-		atomic_store(&r->size, size);
-		view_publish(r);
-		region_unlock(r);
+		region_set_size(r, size);
 		if (!ret)
-			ret = quarantine_dealloc_free_parts(r, size, old);
-		phase(r, SHM_PHASE_NONE, &seq, 0, 0);
+			ret = quarantine_dealloc_free_parts(r, size, old, true);
+		barrier_lower(r, &seq);
 	}
 	layout_leave(r);
 	return ret;

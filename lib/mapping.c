@@ -147,7 +147,7 @@ mapping_protect(struct pml_region *r, uint64_t start, uint64_t end,
 int
 mapping_set_file_size(struct pml_region *r, uint64_t size)
 {
-	if (ftruncate(r->fd, (off_t)size))
+	if (sys_ftruncate(r->fd, size))
 		return err_set(errno, "ftruncate %s to %" PRIu64 ": %m",
 				r->path, size);
 	r->file_size = size;
@@ -263,8 +263,8 @@ mapping_dealloc(struct pml_region *r, uint64_t start, uint64_t end,
 
 	if (ret)
 		return ret;
-	if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			(off_t)start, (off_t)(end - start)))
+	if (sys_fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			start, end - start))
 		ret = err_set(errno, "fallocate(PUNCH_HOLE) [%" PRIu64 ", %"
 				PRIu64 ") of %s: %m", start, end, r->path);
 	if (remap) {

@@ -112,6 +112,17 @@ quarantine_covers(const struct pml_region *r, uint64_t start, uint64_t end)
 	return start >= end;
 }
 
+/* does any quarantined range meet [start, end)?  Mutex held */
+bool
+quarantine_overlaps(const struct pml_region *r, uint64_t start, uint64_t end)
+{
+	for (unsigned i = 0; i < r->nquar; i++)
+		if (range_overlaps(r->quar[i].start, r->quar[i].end, start,
+				end))
+			return true;
+	return false;
+}
+
 /* the region's mirror of the table: what its view blocks; mutex held */
 bool
 quarantine_mirror(struct pml_region *r, const struct shm_snapshot *s)
@@ -165,13 +176,14 @@ free_parts(const struct shm_quar *q, uint32_t nq, const bool *keep,
 /*
  * dealloc -- hand the parts back: inside the file's size they are
  * punched and mapped again (they read zeroes); past it they are punched,
- * or cut by truncating the file to target (the region's size, or the end
- * of the last block still kept past it), and stay unmapped.  Layout owner,
- * no lock held.
+ * or, with cut, cut by truncating the file to target (the region's size,
+ * or the end of the last block still kept past it), and stay unmapped.  A
+ * punch never cuts: what lies past the region is not always the library's
+ * (a write(2) may have grown the file).  Layout owner, no lock held.
  */
 static int
 dealloc(struct pml_region *r, const struct range *parts, unsigned n,
-		uint64_t size, uint64_t target)
+		uint64_t size, uint64_t target, bool cut)
 {
 	int ret = 0;
 
@@ -190,14 +202,23 @@ dealloc(struct pml_region *r, const struct range *parts, unsigned n,
 		if (!ret && e > target)
 			ret = mapping_invalidate(r, s > target ? s : target, e);
 	}
-	if (ret || r->kind == PML_REGION_DEVDAX)
+	if (ret || !cut || r->kind == PML_REGION_DEVDAX)
 		return ret;
 
 	struct stat st;
 
 	if (fstat(r->fd, &st))
 		return err_set(errno, "fstat %s: %m", r->path);
-	if ((uint64_t)st.st_size > target) {
+	/*
+	 * A file that ends inside the unit after the region's size (an
+	 * ftruncate to a size that is not a multiple of the alignment) keeps
+	 * that partial unit: it is the file's data, never a quarantine's.
+	 */
+	uint64_t file_end = (uint64_t)st.st_size;
+	bool partial_tail = file_end / r->alignment * r->alignment <= size &&
+		file_end % r->alignment;
+
+	if (file_end > target && !partial_tail) {
 		/* what is still accessible there was invalidated above */
 		ret = mapping_protect(r, target, (uint64_t)st.st_size, false);
 		if (!ret)
@@ -251,11 +272,11 @@ kept_end(const struct shm_snapshot *s, const bool *keep, uint64_t size)
 /*
  * quarantine_dealloc_free_parts -- deallocate what of [start, end) no
  * entry of the table covers.  The layout owner's step 5 for a punch or a
- * shrink.  Called without locks.
+ * shrink (which cuts the file).  Called without locks.
  */
 int
 quarantine_dealloc_free_parts(struct pml_region *r, uint64_t start,
-		uint64_t end)
+		uint64_t end, bool cut)
 {
 	struct shm_snapshot *s = malloc(sizeof(*s));
 	struct range *parts = malloc((SHM_QUAR_MAX + 1) * sizeof(*parts));
@@ -271,7 +292,7 @@ quarantine_dealloc_free_parts(struct pml_region *r, uint64_t start,
 
 	unsigned n = free_parts(s->quar, s->nquar, NULL, start, end, parts);
 
-	ret = dealloc(r, parts, n, s->size, kept_end(s, NULL, s->size));
+	ret = dealloc(r, parts, n, s->size, kept_end(s, NULL, s->size), cut);
 out:
 	free(parts);
 	free(s);
@@ -346,7 +367,7 @@ quarantine_lift(struct pml_region *r)
 		 * wasted space, never a broken invariant.  The message stays
 		 * with the thread; nobody waits to be told.
 		 */
-		(void) dealloc(r, parts, n, size, kept_end(s, keep, size));
+		(void) dealloc(r, parts, n, size, kept_end(s, keep, size), true);
 	}
 	if (!lifted)
 		goto out;

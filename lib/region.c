@@ -273,7 +273,7 @@ fsdax_name(struct pml_region *r)
 }
 
 static int
-region_detect(struct pml_region *r, uint64_t *size)
+region_detect(struct pml_region *r, uint64_t *size, bool partial_tail)
 {
 	struct stat st;
 
@@ -311,14 +311,21 @@ region_detect(struct pml_region *r, uint64_t *size)
 	ret = pmem2_source_alignment(r->src, &align);
 	if (ret)
 		return err_pmem2(ret, "pmem2_source_alignment");
-	*size = s;
 	r->alignment = align;
-
-	if (s % align)
+	r->file_size = s;
+	/*
+	 * A file may end inside an alignment unit (ftruncate(2) takes any
+	 * size).  Asked to, the region is its whole units, and the partial
+	 * tail, which the mapping could not cover without SIGBUS past the end
+	 * of the file, is not leasable.  A device's size is what it is.
+	 */
+	if (s % align && (!partial_tail || r->kind == PML_REGION_DEVDAX))
 		return err_set(EINVAL, "%s: size %" PRIu64 " is not a multiple of "
 				"the required alignment %" PRIu64 " (mapping it "
-				"would end in SIGBUS)", r->path, (uint64_t)s,
-				(uint64_t)align);
+				"would end in SIGBUS%s)", r->path, (uint64_t)s,
+				(uint64_t)align, r->kind == PML_REGION_DEVDAX ? "" :
+				"; PML_REGION_PARTIAL_TAIL maps its whole units");
+	*size = s / align * align;
 
 	/* until something is mapped; piece_map reads the real one back */
 	r->granularity = r->kind == PML_REGION_PLAIN ?
@@ -360,7 +367,7 @@ pml_region_open(struct pml_region **region, const char *path,
 		opts = &defaults;
 	pthread_once(&atfork_once, atfork_register);
 	lease_clock_tick();	/* leases taken before the agent's first tick */
-	if (opts->flags & ~PML_REGION_CREATE)
+	if (opts->flags & ~(PML_REGION_CREATE | PML_REGION_PARTIAL_TAIL))
 		return err_set(EINVAL, "unknown region flags 0x%x", opts->flags);
 
 	struct pml_region *r = aligned_alloc(CACHELINE, sizeof(*r));
@@ -398,7 +405,8 @@ pml_region_open(struct pml_region **region, const char *path,
 		goto err;
 	}
 
-	ret = region_detect(r, &size);
+	ret = region_detect(r, &size,
+			opts->flags & PML_REGION_PARTIAL_TAIL);
 	if (ret)
 		goto err;
 	if (!r->abspath && !(r->abspath = realpath(path, NULL)))
@@ -435,7 +443,6 @@ pml_region_open(struct pml_region **region, const char *path,
 	}
 	r->max_size = max;
 	atomic_store(&r->size, size);
-	r->file_size = size;
 
 	ret = mapping_init(r, size);
 	if (ret)

@@ -42,8 +42,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpmem2.h>
 
@@ -229,6 +231,25 @@ bool region_has_leases(struct pml_region *r);
 /* agent.c */
 int region_follow_size(struct pml_region *r, bool extend_file);
 
+/*
+ * The library changes a file's layout with the system calls themselves, not
+ * through libc's ftruncate/fallocate symbols: libpmemlease-intercept.so
+ * interposes those, to send other code's layout changes through the
+ * barrier, and the barrier's own change must not come back into it.
+ */
+static inline int
+sys_ftruncate(int fd, uint64_t size)
+{
+	return (int)syscall(SYS_ftruncate, fd, (off_t)size);
+}
+
+static inline int
+sys_fallocate(int fd, int mode, uint64_t offset, uint64_t length)
+{
+	return (int)syscall(SYS_fallocate, fd, mode, (off_t)offset,
+			(off_t)length);
+}
+
 /* mapping.c */
 int mapping_init(struct pml_region *r, uint64_t size);
 void mapping_fini(struct pml_region *r);
@@ -241,9 +262,18 @@ int mapping_dealloc(struct pml_region *r, uint64_t start, uint64_t end,
 int mapping_set_file_size(struct pml_region *r, uint64_t size);
 int mapping_map_file(struct pml_region *r, uint64_t start, uint64_t end);
 
-/* barrier.c */
+/* barrier.c: the steps a layout change is made of (fileops.c uses them) */
 struct timespec deadline_after(uint32_t ms);	/* CLOCK_MONOTONIC */
 int region_renew(struct pml_region *r, uint64_t offset, uint64_t length);
+int barrier_check_opts(const struct pml_barrier_opts *o);
+int layout_enter(struct pml_region *r, const struct pml_barrier_opts *o,
+		const struct timespec *deadline);
+void layout_leave(struct pml_region *r);
+int barrier_drain(struct pml_region *r, uint64_t start, uint64_t end,
+		const struct pml_barrier_opts *o, const struct timespec *deadline,
+		uint64_t *seqp);
+void barrier_lower(struct pml_region *r, uint64_t *seq);
+void region_set_size(struct pml_region *r, uint64_t size);
 
 /* view.c */
 int view_init(struct pml_region *r);
@@ -255,6 +285,8 @@ void view_wait_change(struct pml_region *r, uint64_t gen);
 /* quarantine.c */
 void quarantine_release(struct pml_region *r, const struct pml_lease *lease);
 int quarantine_dealloc_free_parts(struct pml_region *r, uint64_t start,
+		uint64_t end, bool cut);
+bool quarantine_overlaps(const struct pml_region *r, uint64_t start,
 		uint64_t end);
 int quarantine_protect_cut(struct pml_region *r, uint64_t start,
 		uint64_t end);

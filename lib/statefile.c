@@ -69,6 +69,42 @@ runtime_dir(char *buf, size_t n)
 	return 0;
 }
 
+/* the state file's name in the runtime directory: one per (dev, ino) */
+static void
+state_name(char *buf, size_t n, dev_t dev, ino_t ino)
+{
+	snprintf(buf, n, "dev-%" PRIx64 "-ino-%" PRIx64 ".state",
+			(uint64_t)dev, (uint64_t)ino);
+}
+
+/*
+ * pml_file_has_state -- one stat(2): the lookup every call the intercept
+ * sees pays.  A leftover of a crashed process counts as state: joining it
+ * costs a region open, and finds it empty.
+ */
+int
+pml_file_has_state(dev_t dev, ino_t ino)
+{
+	char dir[3900], path[4096], name[96];
+	struct stat st;
+	int ret = runtime_dir(dir, sizeof(dir));
+
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	/*
+	 * The whole path, every time: a directory kept open would save a
+	 * little of the walk, but go on answering "no state" from a runtime
+	 * directory removed and made again.
+	 */
+	state_name(name, sizeof(name), dev, ino);
+	snprintf(path, sizeof(path), "%.3900s/%s", dir, name);
+	if (lstat(path, &st) == 0)
+		return 1;
+	if (errno == ENOENT || errno == ENOTDIR)
+		return 0;
+	return err_set(errno, "stat %s: %m", path);
+}
+
 /*
  * open_dir -- the runtime directory, created 0700 if missing, and refused
  * unless it is ours (or root's) and nobody else can write into it -- or it
@@ -182,8 +218,7 @@ state_open(struct shared_file *sf, mode_t data_mode)
 
 	char name[96];
 
-	snprintf(name, sizeof(name), "dev-%" PRIx64 "-ino-%" PRIx64 ".state",
-			(uint64_t)sf->dev, (uint64_t)sf->ino);
+	state_name(name, sizeof(name), sf->dev, sf->ino);
 	if ((size_t)snprintf(sf->path, sizeof(sf->path), "%.3900s/%s", dir,
 			name) >= sizeof(sf->path))
 		return err_set(ENAMETOOLONG, "state file path too long");

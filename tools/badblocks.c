@@ -161,7 +161,7 @@ cmd_badblocks(int argc, char **argv)
 
 	const char *path = argv[optind];
 	struct pml_region *r;
-	int rc = pml_region_open(&r, path, NULL);
+	int rc = pml_region_open(&r, path, &cli_open_opts);
 
 	if (rc) {
 		fprintf(stderr, "%s badblocks: %s: %s\n", cli_prog, path,

@@ -54,6 +54,8 @@ struct cli_cmds {
 int cli_main(const struct cli_cmds *t, int argc, char **argv);
 
 extern const char *cli_prog;	/* "pmemlease", for messages */
+/* the tools open any file: one that ends inside a unit maps its whole units */
+extern const struct pml_region_opts cli_open_opts;
 
 /* subcommands */
 int cmd_list(int argc, char **argv);

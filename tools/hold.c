@@ -366,7 +366,7 @@ cmd_hold(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);	/* a parent gone: carry on, then quit */
 
 	struct pml_region *r = NULL;
-	int rc = pml_region_open(&r, path, NULL);
+	int rc = pml_region_open(&r, path, &cli_open_opts);
 	if (rc != 0) {
 		fprintf(stderr, "%s _hold: open %s: %s: %s\n", cli_prog, path,
 			cli_errname(rc), cli_libmsg());

@@ -158,7 +158,8 @@ static int
 open_region(const char *cmd, const char *path, uint64_t max_size,
 	    struct pml_region **r, struct pml_region_info *info)
 {
-	struct pml_region_opts ro = { .max_size = max_size };
+	struct pml_region_opts ro = { .max_size = max_size,
+		.flags = PML_REGION_PARTIAL_TAIL };
 	struct stat st;
 
 	/* the library would say the same; a clearer message for the common case */

@@ -141,7 +141,7 @@ revoke_one(const char *path, uint32_t grace, bool quiet)
 	struct pml_region *r = NULL;
 	struct pml_region_info info;
 	char s1[32];
-	int rc = pml_region_open(&r, path, NULL);
+	int rc = pml_region_open(&r, path, &cli_open_opts);
 
 	if (rc == 0)
 		rc = pml_region_info(&info, r);

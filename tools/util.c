@@ -335,3 +335,7 @@ cli_main(const struct cli_cmds *t, int argc, char **argv)
 	opterr = 1;
 	return c->run(sub_argc, sub_argv);
 }
+
+const struct pml_region_opts cli_open_opts = {
+	.flags = PML_REGION_PARTIAL_TAIL,
+};
