@@ -50,12 +50,15 @@ fi
 # fio, dpkg-dev and python3 are for tests/bench/fio (fio itself, dpkg-source
 # for `apt-get source fio`, whose headers its external engine is built
 # against, and the script that tabulates fio's JSON); gnuplot-nox draws the
-# benchmark's plots (tests/bench/run-bench.sh).
+# benchmark's plots (tests/bench/run-bench.sh).  coreutils' truncate(1),
+# util-linux's fallocate(1) and the sqlite3 shell run under the intercept
+# (tests/multiproc/test_mp_intercept.c).
 packages="build-essential cmake pkg-config
 	libpmem2-dev libdaxctl-dev libndctl-dev
 	libcmocka-dev libjson-c-dev liburing-dev
 	util-linux strace
-	fio dpkg-dev python3 gnuplot-nox"
+	fio dpkg-dev python3 gnuplot-nox
+	coreutils sqlite3"
 
 echo "install-deps.sh: apt-get update"
 $as_root env DEBIAN_FRONTEND=noninteractive apt-get update

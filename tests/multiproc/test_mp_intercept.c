@@ -311,6 +311,7 @@ test_fail_policy_changes_nothing(void **state)
 	assert_non_null(strstr(c.out, "refused"));
 	assert_non_null(strstr(c.out, "timed out"));	/* truncate's strerror */
 	pmlt_snap_same(&before, f->path, "after a refused truncate");
+	pmlt_snap_free(&before);
 	assert_int_equal(b_size(f), MP_PAGES * f->A);
 	mp_ok(&f->b, "put 0");
 }
