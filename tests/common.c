@@ -575,6 +575,35 @@ pmlt_read_file(const char *path, uint64_t off, void *buf, size_t len)
 }
 
 void
+pmlt_file_pattern(const char *path, uint64_t from, uint64_t to,
+		unsigned seed, uint64_t shift)
+{
+	uint8_t *buf = malloc(to - from);
+
+	pmlt_read_file(path, from, buf, to - from);
+	for (uint64_t i = 0; i < to - from; i++)
+		if (buf[i] != pmlt_pattern(seed, from + shift + i))
+			fail_msg("%s: byte %" PRIu64 " is 0x%02x, not the "
+					"pattern's", path, from + i, buf[i]);
+	free(buf);
+}
+
+void
+pmlt_file_zeroes(const char *path, uint64_t from, uint64_t to)
+{
+	uint8_t *buf = malloc(to - from);
+
+	pmlt_read_file(path, from, buf, to - from);
+
+	int64_t nz = pmlt_find_nonzero(buf, to - from);
+
+	free(buf);
+	if (nz >= 0)
+		fail_msg("%s: byte %" PRIu64 " is not zero", path,
+				from + (uint64_t)nz);
+}
+
+void
 pmlt_snap_take(struct pmlt_snap *s, const char *path)
 {
 	s->size = pmlt_file_size(path);

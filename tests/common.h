@@ -176,6 +176,13 @@ uint64_t pmlt_file_alloc_bytes(const char *path);
 uint64_t pmlt_fiemap_bytes(const char *path, uint64_t off, uint64_t len);
 /* pread exactly len bytes (short files give zeroes past their end) */
 void pmlt_read_file(const char *path, uint64_t off, void *buf, size_t len);
+/*
+ * the file holds, in [from, to), pattern seed as written shift bytes further
+ * on (a collapse moves data back by shift) -- or zeroes; else the test fails
+ */
+void pmlt_file_pattern(const char *path, uint64_t from, uint64_t to,
+		unsigned seed, uint64_t shift);
+void pmlt_file_zeroes(const char *path, uint64_t from, uint64_t to);
 
 /* a snapshot of a file: size, st_blocks, FIEMAP bytes, content */
 struct pmlt_snap {

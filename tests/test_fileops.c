@@ -62,33 +62,6 @@ teardown(void **state)
 static const struct pml_barrier_opts fail_50 = { 50, PML_ON_TIMEOUT_FAIL };
 static const struct pml_barrier_opts revoke_50 = { 50, PML_ON_TIMEOUT_REVOKE };
 
-/* the file holds the pattern in [from, to), shifted by shift */
-static void
-pattern_in(const char *path, uint64_t from, uint64_t to, uint64_t shift)
-{
-	uint8_t *buf = malloc(to - from);
-
-	pmlt_read_file(path, from, buf, to - from);
-	for (uint64_t i = 0; i < to - from; i++)
-		if (buf[i] != pmlt_pattern(SEED, from + shift + i))
-			fail_msg("byte %" PRIu64 " is 0x%02x, not the pattern's",
-					from + i, buf[i]);
-	free(buf);
-}
-
-static void
-zero_in(const char *path, uint64_t from, uint64_t to)
-{
-	uint8_t *buf = malloc(to - from);
-
-	pmlt_read_file(path, from, buf, to - from);
-	int64_t nz = pmlt_find_nonzero(buf, to - from);
-
-	if (nz >= 0)
-		fail_msg("byte %" PRIu64 " is not zero", from + (uint64_t)nz);
-	free(buf);
-}
-
 static void
 test_bad_arguments(void **state)
 {
@@ -137,9 +110,9 @@ test_byte_punch_waits_for_overlap_only(void **state)
 			FALLOC_FL_KEEP_SIZE, 3 * A + 50, 3 * A, NULL));
 	assert_int_equal(atomic_load(&over.n_layout), 1);
 	assert_int_equal(atomic_load(&beside.n_layout), 0);
-	pattern_in(f->path, 0, 3 * A + 50, 0);
-	zero_in(f->path, 3 * A + 50, 6 * A + 50);
-	pattern_in(f->path, 6 * A + 50, NPAGES * A, 0);
+	pmlt_file_pattern(f->path, 0, 3 * A + 50, SEED, 0);
+	pmlt_file_zeroes(f->path, 3 * A + 50, 6 * A + 50);
+	pmlt_file_pattern(f->path, 6 * A + 50, NPAGES * A, SEED, 0);
 	/* the lease beside still reads its bytes through the mapping */
 	uint8_t *p = pml_lease_addr(beside.lease);
 
@@ -175,8 +148,8 @@ test_revoke_gives_up_where_nothing_can_be_kept(void **state)
 			A, &revoke_50));
 	assert_int_equal(pmlt_file_size(f->path), (NPAGES - 1) * A);
 	assert_int_equal(pml_region_size(f->r), (NPAGES - 1) * A);
-	pattern_in(f->path, 0, 2 * A, 0);
-	pattern_in(f->path, 2 * A, (NPAGES - 1) * A, A);
+	pmlt_file_pattern(f->path, 0, 2 * A, SEED, 0);
+	pmlt_file_pattern(f->path, 2 * A, (NPAGES - 1) * A, SEED, A);
 	PMLT_OK(pml_region_ftruncate(f->r, 9 * A + 1, &revoke_50));
 	assert_int_equal(pmlt_file_size(f->path), 9 * A + 1);
 	assert_int_equal(pml_region_size(f->r), 9 * A);
@@ -221,7 +194,7 @@ test_partial_tail(void **state)
 	PMLT_OK(pml_region_ftruncate(f->r, 5 * A + 123, NULL));
 	assert_int_equal(pml_region_size(f->r), 5 * A);
 	assert_int_equal(pmlt_file_size(f->path), 5 * A + 123);
-	pattern_in(f->path, 0, 5 * A + 123, 0);
+	pmlt_file_pattern(f->path, 0, 5 * A + 123, SEED, 0);
 	PMLT_FAILS(pml_region_open(&r, f->path, NULL), -EINVAL);
 	assert_null(r);
 	PMLT_OK(pml_region_open(&r, f->path, &tail));
@@ -231,7 +204,7 @@ test_partial_tail(void **state)
 	/* a punch keeps the partial tail: it is the file's data */
 	PMLT_OK(pml_region_punch(r, 0, A, NULL));
 	assert_int_equal(pmlt_file_size(f->path), 5 * A + 123);
-	pattern_in(f->path, A, 5 * A + 123, 0);
+	pmlt_file_pattern(f->path, A, 5 * A + 123, SEED, 0);
 	/* an aligned shrink cuts it with the rest */
 	PMLT_OK(pml_region_truncate(r, 4 * A, NULL));
 	assert_int_equal(pmlt_file_size(f->path), 4 * A);
@@ -255,7 +228,7 @@ test_growth_behind_the_back_survives_punch(void **state)
 	free(buf);
 	PMLT_OK(pml_region_punch(f->r, 0, A, NULL));
 	assert_int_equal(pmlt_file_size(f->path), (NPAGES + 4) * A);
-	pattern_in(f->path, A, (NPAGES + 4) * A, 0);
+	pmlt_file_pattern(f->path, A, (NPAGES + 4) * A, SEED, 0);
 	assert_int_equal(pml_region_size(f->r), (NPAGES + 4) * A);
 }
 

@@ -150,35 +150,6 @@ waits_for_put(struct mp_fix *f, const char *const *argv, const char *what)
 			(double)(pmlt_now_ns() - t0) / 1e6);
 }
 
-/* the data file holds the pattern in [from, to) */
-static void
-pattern_in(struct mp_fix *f, uint64_t from, uint64_t to, uint64_t shift)
-{
-	uint64_t n = to - from;
-	uint8_t *buf = malloc(n);
-
-	pmlt_read_file(f->path, from, buf, n);
-	for (uint64_t i = 0; i < n; i++)
-		if (buf[i] != mp_pattern(MP_FILE_SEED, from + shift + i))
-			fail_msg("byte %" PRIu64 " is 0x%02x, not the pattern's",
-					from + i, buf[i]);
-	free(buf);
-}
-
-static void
-zero_in(struct mp_fix *f, uint64_t from, uint64_t to)
-{
-	uint64_t n = to - from;
-	uint8_t *buf = malloc(n);
-
-	pmlt_read_file(f->path, from, buf, n);
-	int64_t nz = pmlt_find_nonzero(buf, n);
-
-	if (nz >= 0)
-		fail_msg("byte %" PRIu64 " is not zero", from + (uint64_t)nz);
-	free(buf);
-}
-
 static uint64_t
 b_size(struct mp_fix *f)
 {
@@ -203,7 +174,7 @@ test_truncate_waits_for_pin(void **state)
 	waits_for_put(f, (const char *[]){ "truncate", "-s", num(s, size),
 			f->path, NULL }, "truncate -s 6 units");
 	assert_int_equal(pmlt_file_size(f->path), size);
-	pattern_in(f, 0, size, 0);
+	pmlt_file_pattern(f->path, 0, size, MP_FILE_SEED, 0);
 	assert_int_equal(b_size(f), size);	/* B's region followed */
 }
 
@@ -218,7 +189,7 @@ test_truncate_inside_a_unit(void **state)
 	waits_for_put(f, (const char *[]){ "truncate", "-s", num(s, size),
 			f->path, NULL }, "truncate -s 9 units + 10");
 	assert_int_equal(pmlt_file_size(f->path), size);
-	pattern_in(f, 0, size, 0);
+	pmlt_file_pattern(f->path, 0, size, MP_FILE_SEED, 0);
 	/* the partial unit left the region: B's is the whole units */
 	assert_int_equal(b_size(f), 9 * f->A);
 }
@@ -236,9 +207,9 @@ test_punch_waits_for_pin(void **state)
 	waits_for_put(f, (const char *[]){ "fallocate", "-p", "-o",
 			num(o, 2 * f->A + 5), "-l", num(l, 4 * f->A), f->path,
 			NULL }, "fallocate -p, not whole units");
-	pattern_in(f, 0, 2 * f->A + 5, 0);
-	zero_in(f, 2 * f->A + 5, 6 * f->A + 5);
-	pattern_in(f, 6 * f->A + 5, MP_PAGES * f->A, 0);
+	pmlt_file_pattern(f->path, 0, 2 * f->A + 5, MP_FILE_SEED, 0);
+	pmlt_file_zeroes(f->path, 2 * f->A + 5, 6 * f->A + 5);
+	pmlt_file_pattern(f->path, 6 * f->A + 5, MP_PAGES * f->A, MP_FILE_SEED, 0);
 	assert_true(mp_alloc(f, 2 * f->A, 4 * f->A) <= before - 3 * f->A);
 	assert_int_equal(pmlt_file_size(f->path), MP_PAGES * f->A);
 }
@@ -253,9 +224,9 @@ test_zero_range_waits_for_pin(void **state)
 	waits_for_put(f, (const char *[]){ "fallocate", "-z", "-o",
 			num(o, 6 * f->A), "-l", num(l, 3 * f->A), f->path,
 			NULL }, "fallocate -z");
-	pattern_in(f, 0, 6 * f->A, 0);
-	zero_in(f, 6 * f->A, 9 * f->A);
-	pattern_in(f, 9 * f->A, MP_PAGES * f->A, 0);
+	pmlt_file_pattern(f->path, 0, 6 * f->A, MP_FILE_SEED, 0);
+	pmlt_file_zeroes(f->path, 6 * f->A, 9 * f->A);
+	pmlt_file_pattern(f->path, 9 * f->A, MP_PAGES * f->A, MP_FILE_SEED, 0);
 }
 
 static void
@@ -270,8 +241,8 @@ test_collapse_and_insert_wait_for_pin(void **state)
 			"-o", num(o, 2 * f->A), "-l", num(l, 2 * f->A), f->path,
 			NULL }, "fallocate --collapse-range");
 	assert_int_equal(pmlt_file_size(f->path), 14 * f->A);
-	pattern_in(f, 0, 2 * f->A, 0);
-	pattern_in(f, 2 * f->A, 14 * f->A, 2 * f->A);
+	pmlt_file_pattern(f->path, 0, 2 * f->A, MP_FILE_SEED, 0);
+	pmlt_file_pattern(f->path, 2 * f->A, 14 * f->A, MP_FILE_SEED, 2 * f->A);
 	assert_int_equal(b_size(f), 14 * f->A);
 
 	mp_ok(&f->b, "acq 1 %" PRIu64 " %" PRIu64 " 0 keep", 8 * f->A, f->A);
@@ -285,9 +256,9 @@ test_collapse_and_insert_wait_for_pin(void **state)
 	mp_ok(&f->b, "put 1");
 	assert_int_equal(cmd_finish(&c, "fallocate --insert-range"), 0);
 	assert_int_equal(pmlt_file_size(f->path), MP_PAGES * f->A);
-	pattern_in(f, 0, 2 * f->A, 0);
-	zero_in(f, 2 * f->A, 4 * f->A);
-	pattern_in(f, 4 * f->A, MP_PAGES * f->A, 0);
+	pmlt_file_pattern(f->path, 0, 2 * f->A, MP_FILE_SEED, 0);
+	pmlt_file_zeroes(f->path, 2 * f->A, 4 * f->A);
+	pmlt_file_pattern(f->path, 4 * f->A, MP_PAGES * f->A, MP_FILE_SEED, 0);
 	assert_int_equal(b_size(f), MP_PAGES * f->A);
 }
 
@@ -343,7 +314,7 @@ test_revoke_policy_tells_holder(void **state)
 	mp_ok(&f->b, "put 0");
 	mp_ok(&f->b, "close");
 	assert_int_equal(pmlt_file_size(f->path), 8 * f->A);
-	pattern_in(f, 0, 8 * f->A, 0);
+	pmlt_file_pattern(f->path, 0, 8 * f->A, MP_FILE_SEED, 0);
 }
 
 static void
@@ -361,7 +332,7 @@ test_posix_fallocate_grows_region(void **state)
 	assert_non_null(strstr(c.out, "went through the lease barrier"));
 	assert_int_equal(pmlt_file_size(f->path), 20 * f->A);
 	assert_int_equal(b_size(f), 20 * f->A);
-	pattern_in(f, 0, MP_PAGES * f->A, 0);
+	pmlt_file_pattern(f->path, 0, MP_PAGES * f->A, MP_FILE_SEED, 0);
 	mp_ok(&f->b, "put 0");
 }
 
