@@ -1,0 +1,666 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vfs.c -- the SQLite VFS "pmemlease": main database files in a region,
+ * everything else SQLite's unix VFS.  What it promises:
+ * pmemlease_sqlite.h.
+ *
+ * Concurrency: SQLite serialises the calls on one sqlite3_file (its
+ * connection's mutex); what connections of a process share is the region
+ * of a file (struct db_region), found and counted under regions_lock.  The
+ * region itself is thread-safe.  Across processes SQLite's own locks, which
+ * the unix VFS takes, order the writers; the leases order everyone against
+ * layout changes.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "pmemlease.h"
+#include "pmemlease_sqlite.h"
+
+#define PML_SQLITE_PUBLIC __attribute__((visibility("default")))
+
+/* a page SQLite has fetched (xFetch): the REF lease that holds it */
+struct fetched {
+	uint64_t off;
+	uint64_t len;
+	struct pml_lease *lease;
+};
+
+/*
+ * An open file.  For a main database, the unix VFS's file follows this
+ * struct (real): it takes the locks and serves the WAL-index.  For any
+ * other file, only the unix VFS's methods are used, through pass_methods.
+ */
+struct db_file {
+	sqlite3_file base;
+	sqlite3_file *real;
+	struct db_region *d;		/* main database only */
+	sqlite3_int64 mmap_size;	/* xFetch serves [0, mmap_size) */
+	uint64_t chunk;			/* SQLITE_FCNTL_CHUNK_SIZE */
+	uint64_t dirty_lo, dirty_hi;	/* written since xSync (msync) */
+	uint64_t pending_truncate;	/* 0, or postponed to the unfetch */
+	/*
+	 * The mapping's libpmem2 functions, known once something is mapped:
+	 * taken after a size above 0 was seen, which orders them after the
+	 * mapping that set them, in whichever thread grew the region.
+	 */
+	enum pml_granularity granularity;
+	pml_memcpy_fn memcpy_fn;
+	pml_persist_fn persist_fn;
+	pml_drain_fn drain_fn;
+	struct fetched *fetch;
+	unsigned nfetch, capfetch;
+};
+
+/* a database file's region, shared by the process's connections to it */
+struct db_region {
+	pid_t pid;		/* a child after fork() has none of these */
+	dev_t dev;
+	ino_t ino;
+	struct pml_region *region;
+	char *base;
+	uint64_t align;
+	unsigned refs;
+	struct db_region *next;
+};
+
+static pthread_mutex_t regions_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct db_region *regions;
+
+static sqlite3_vfs *unix_vfs;	/* what we wrap */
+
+/* timeout of xTruncate's barrier: PMEMLEASE_SQLITE_TIMEOUT_MS, 0 = wait */
+static uint32_t
+truncate_timeout_ms(void)
+{
+	const char *t = getenv("PMEMLEASE_SQLITE_TIMEOUT_MS");
+
+	return t && *t ? (uint32_t)strtoul(t, NULL, 10) : 0;
+}
+
+static int
+region_get(struct db_region **out, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return SQLITE_CANTOPEN;
+	pthread_mutex_lock(&regions_lock);
+
+	struct db_region *d = regions;
+
+	while (d && (d->dev != st.st_dev || d->ino != st.st_ino ||
+			d->pid != getpid()))
+		d = d->next;
+	if (d) {
+		d->refs++;
+		pthread_mutex_unlock(&regions_lock);
+		*out = d;
+		return SQLITE_OK;
+	}
+
+	const struct pml_region_opts o = { .flags = PML_REGION_PARTIAL_TAIL };
+	struct pml_region_info info;
+	struct pml_region *r = NULL;
+	int rc = pml_region_open(&r, path, &o);
+
+	if (!rc)
+		rc = pml_region_info(&info, r);
+	if (!rc && info.kind == PML_REGION_DEVDAX) {
+		sqlite3_log(SQLITE_CANTOPEN, "pmemlease: %s is a device-dax "
+				"device: a database needs a file", path);
+		pml_region_close(&r);
+		pthread_mutex_unlock(&regions_lock);
+		return SQLITE_CANTOPEN;
+	}
+	/*
+	 * A file that ends inside a unit (a database of small pages made
+	 * elsewhere) grows to the unit's end: zeroes past the header's page
+	 * count, which every SQLite reads as a database of the same pages.
+	 */
+	if (!rc && (uint64_t)st.st_size > info.size)
+		rc = pml_region_truncate(r, ((uint64_t)st.st_size +
+				info.alignment - 1) / info.alignment *
+				info.alignment, NULL);
+	if (rc || !(d = calloc(1, sizeof(*d)))) {
+		sqlite3_log(SQLITE_CANTOPEN, "pmemlease: cannot map %s: %s",
+				path, rc ? pml_errormsg() : "out of memory");
+		if (r)
+			pml_region_close(&r);
+		pthread_mutex_unlock(&regions_lock);
+		return SQLITE_CANTOPEN;
+	}
+	*d = (struct db_region){
+		.pid = getpid(), .dev = st.st_dev, .ino = st.st_ino, .region = r,
+		.base = pml_region_base(r), .align = info.alignment,
+		.refs = 1, .next = regions,
+	};
+	regions = d;
+	pthread_mutex_unlock(&regions_lock);
+	*out = d;
+	return SQLITE_OK;
+}
+
+static void
+region_put(struct db_region *d)
+{
+	pthread_mutex_lock(&regions_lock);
+	if (--d->refs == 0) {
+		struct db_region **pp = &regions;
+
+		while (*pp != d)
+			pp = &(*pp)->next;
+		*pp = d->next;
+		if (pml_region_close(&d->region))
+			sqlite3_log(SQLITE_IOERR, "pmemlease: close: %s",
+					pml_errormsg());
+		free(d);
+	}
+	pthread_mutex_unlock(&regions_lock);
+}
+
+/* ------------------------------------------------------- a database file */
+
+static struct db_file *
+db_of(sqlite3_file *f)
+{
+	return (struct db_file *)f;
+}
+
+/*
+ * with_lease -- a REF lease over [off, off + n) for the time of a copy.
+ * Fails only with -EINVAL past the size (a truncate in another process
+ * came first) or a bad region.
+ */
+static int
+with_lease(struct pml_lease **l, struct db_file *p, uint64_t off, uint64_t n)
+{
+	return pml_lease_acquire(l, p->d->region, off, n, PML_LEASE_REF, NULL,
+			NULL);
+}
+
+static int
+db_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 ofst)
+{
+	struct db_file *p = db_of(f);
+	uint64_t off = (uint64_t)ofst, n = (uint64_t)amt;
+	uint64_t size = pml_region_size(p->d->region), got = 0;
+
+	if (off < size) {
+		got = size - off < n ? size - off : n;
+
+		struct pml_lease *l;
+
+		if (with_lease(&l, p, off, got) == 0) {
+			memcpy(buf, p->d->base + off, got);
+			pml_lease_put(l);
+		} else {
+			got = 0;	/* cut meanwhile: reads as past the end */
+		}
+	}
+	if (got == n)
+		return SQLITE_OK;
+	memset((char *)buf + got, 0, n - got);
+	return SQLITE_IOERR_SHORT_READ;
+}
+
+/*
+ * Growth is a layout change (the file's layout owned across processes,
+ * some microseconds): a database appending page by page grows its file a
+ * step at a time, as the unix VFS with a chunk size does.
+ */
+#define GROW_STEP (1024 * 1024)
+
+/* grow the region (and file) to hold end: whole units, a step at least */
+static int
+db_grow(struct db_file *p, uint64_t end)
+{
+	uint64_t unit = p->chunk > GROW_STEP ? p->chunk : GROW_STEP;
+	uint64_t want = (end + unit - 1) / unit * unit;
+
+	want = (want + p->d->align - 1) / p->d->align * p->d->align;
+	if (pml_region_size(p->d->region) >= end)
+		return SQLITE_OK;	/* another connection grew it */
+
+	int rc = pml_region_truncate(p->d->region, want, NULL);
+
+	if (rc == -EFBIG)
+		return SQLITE_FULL;
+	if (rc) {
+		sqlite3_log(SQLITE_IOERR_WRITE, "pmemlease: grow to %" PRIu64
+				": %s", want, pml_errormsg());
+		return SQLITE_IOERR_WRITE;
+	}
+	return SQLITE_OK;
+}
+
+static void
+file_fns(struct db_file *p)
+{
+	struct pml_region_info info;
+
+	if (pml_region_info(&info, p->d->region) || info.size == 0)
+		return;
+	p->granularity = info.granularity;
+	p->persist_fn = pml_region_persist_fn(p->d->region);
+	p->drain_fn = pml_region_drain_fn(p->d->region);
+	p->memcpy_fn = pml_region_memcpy_fn(p->d->region);
+}
+
+static int
+db_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 ofst)
+{
+	struct db_file *p = db_of(f);
+	uint64_t off = (uint64_t)ofst, n = (uint64_t)amt;
+	struct pml_lease *l;
+	int rc;
+
+	if (off + n > pml_region_size(p->d->region) &&
+			(rc = db_grow(p, off + n)) != SQLITE_OK)
+		return rc;
+	if (!p->memcpy_fn)
+		file_fns(p);
+	if (with_lease(&l, p, off, n))
+		return SQLITE_IOERR_WRITE;	/* shrunk by someone: a bug */
+	/*
+	 * Durable at xSync: on DAX the lines are flushed now and drained
+	 * then; on a plain file the range is msync'ed then.
+	 */
+	if (p->granularity == PML_GRANULARITY_PAGE) {
+		p->memcpy_fn(p->d->base + off, buf, n, PML_F_MEM_NOFLUSH);
+		if (p->dirty_lo > off)
+			p->dirty_lo = off;
+		if (p->dirty_hi < off + n)
+			p->dirty_hi = off + n;
+	} else {
+		p->memcpy_fn(p->d->base + off, buf, n, PML_F_MEM_NODRAIN);
+	}
+	pml_lease_put(l);
+	return SQLITE_OK;
+}
+
+static int
+db_sync(sqlite3_file *f, int flags)
+{
+	struct db_file *p = db_of(f);
+
+	if (!p->memcpy_fn)
+		return SQLITE_OK;	/* nothing written through us yet */
+	if (p->granularity != PML_GRANULARITY_PAGE) {
+		p->drain_fn();
+		return SQLITE_OK;
+	}
+	if (p->dirty_hi <= p->dirty_lo)
+		return SQLITE_OK;
+
+	uint64_t size = pml_region_size(p->d->region);
+	uint64_t lo = p->dirty_lo, hi = p->dirty_hi < size ? p->dirty_hi :
+		size;
+	struct pml_lease *l;
+
+	/* the lease keeps a truncate from cutting what msync walks */
+	if (lo < hi && with_lease(&l, p, lo, hi - lo) == 0) {
+		p->persist_fn(p->d->base + lo, hi - lo);
+		pml_lease_put(l);
+	}
+	p->dirty_lo = UINT64_MAX;
+	p->dirty_hi = 0;
+	return SQLITE_OK;
+}
+
+static int
+db_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	*size = (sqlite3_int64)pml_region_size(db_of(f)->d->region);
+	return SQLITE_OK;
+}
+
+/* is any page this connection has fetched at or past off? */
+static bool
+fetched_past(const struct db_file *p, uint64_t off)
+{
+	for (unsigned i = 0; i < p->nfetch; i++)
+		if (p->fetch[i].off + p->fetch[i].len > off)
+			return true;
+	return false;
+}
+
+static int
+db_truncate_now(struct db_file *p, uint64_t size)
+{
+	struct pml_barrier_opts o = { truncate_timeout_ms(),
+		PML_ON_TIMEOUT_FAIL };
+	int rc = pml_region_truncate(p->d->region, size, &o);
+
+	if (rc == -ETIMEDOUT)
+		return SQLITE_BUSY;
+	if (rc) {
+		sqlite3_log(SQLITE_IOERR_TRUNCATE, "pmemlease: truncate to %"
+				PRIu64 ": %s", size, pml_errormsg());
+		return SQLITE_IOERR_TRUNCATE;
+	}
+	return SQLITE_OK;
+}
+
+static int
+db_truncate(sqlite3_file *f, sqlite3_int64 nbytes)
+{
+	struct db_file *p = db_of(f);
+	uint64_t unit = p->chunk > p->d->align ? p->chunk : p->d->align;
+	uint64_t size = ((uint64_t)nbytes + unit - 1) / unit * unit;
+
+	size = (size + p->d->align - 1) / p->d->align * p->d->align;
+	if (size >= pml_region_size(p->d->region))
+		return SQLITE_OK;
+	/*
+	 * Our own fetched pages past size would make the barrier wait for
+	 * us: the truncate waits for their xUnfetch instead.  A longer file
+	 * is still the same database.
+	 */
+	if (fetched_past(p, size)) {
+		p->pending_truncate = size;
+		return SQLITE_OK;
+	}
+	p->pending_truncate = 0;
+	return db_truncate_now(p, size);
+}
+
+static int
+db_file_control(sqlite3_file *f, int op, void *arg)
+{
+	struct db_file *p = db_of(f);
+
+	switch (op) {
+	case SQLITE_FCNTL_MMAP_SIZE: {
+		/* ours to serve: the unix VFS keeps no mapping of its own */
+		sqlite3_int64 *v = arg;
+		sqlite3_int64 old = p->mmap_size;
+
+		if (*v >= 0)
+			p->mmap_size = *v;
+		*v = old;
+		return SQLITE_OK;
+	}
+	case SQLITE_FCNTL_CHUNK_SIZE:
+		p->chunk = (uint64_t)*(int *)arg;
+		return SQLITE_OK;
+	case SQLITE_FCNTL_SIZE_HINT: {
+		uint64_t want = (uint64_t)*(sqlite3_int64 *)arg;
+
+		return want > pml_region_size(p->d->region) ?
+			db_grow(p, want) : SQLITE_OK;
+	}
+	case SQLITE_FCNTL_VFSNAME:
+		*(char **)arg = sqlite3_mprintf("%s", PML_SQLITE_VFS_NAME);
+		return SQLITE_OK;
+	default:
+		return p->real->pMethods->xFileControl(p->real, op, arg);
+	}
+}
+
+static int
+db_fetch(sqlite3_file *f, sqlite3_int64 ofst, int amt, void **pp)
+{
+	struct db_file *p = db_of(f);
+	uint64_t off = (uint64_t)ofst, n = (uint64_t)amt;
+	struct pml_lease *l;
+
+	*pp = NULL;
+	if (off + n > (uint64_t)p->mmap_size)
+		return SQLITE_OK;
+	if (p->nfetch == p->capfetch) {
+		unsigned cap = p->capfetch ? 2 * p->capfetch : 16;
+		struct fetched *t = sqlite3_realloc64(p->fetch,
+				cap * sizeof(*t));
+
+		if (!t)
+			return SQLITE_OK;	/* read instead */
+		p->fetch = t;
+		p->capfetch = cap;
+	}
+	/* a barrier or the end in the way: SQLite reads instead */
+	if (pml_lease_acquire(&l, p->d->region, off, n,
+			PML_LEASE_REF | PML_LEASE_NOWAIT, NULL, NULL))
+		return SQLITE_OK;
+	p->fetch[p->nfetch++] = (struct fetched){ off, n, l };
+	*pp = p->d->base + off;
+	return SQLITE_OK;
+}
+
+static int
+db_unfetch(sqlite3_file *f, sqlite3_int64 ofst, void *page)
+{
+	struct db_file *p = db_of(f);
+
+	if (page) {
+		for (unsigned i = 0; i < p->nfetch; i++) {
+			if (p->fetch[i].off != (uint64_t)ofst)
+				continue;
+			pml_lease_put(p->fetch[i].lease);
+			p->fetch[i] = p->fetch[--p->nfetch];
+			break;
+		}
+	}
+	if (p->pending_truncate && !fetched_past(p, p->pending_truncate))
+		return db_truncate(f, (sqlite3_int64)p->pending_truncate);
+	return SQLITE_OK;
+}
+
+static int
+db_close(sqlite3_file *f)
+{
+	struct db_file *p = db_of(f);
+
+	while (p->nfetch)
+		pml_lease_put(p->fetch[--p->nfetch].lease);
+	sqlite3_free(p->fetch);
+	if (p->pending_truncate)
+		(void) db_truncate_now(p, p->pending_truncate);
+
+	int rc = p->real->pMethods->xClose(p->real);
+
+	/* after the unix file: it may still hold this process's locks */
+	region_put(p->d);
+	return rc;
+}
+
+/* what the unix VFS does for the main database, forwarded */
+#define FWD(name, args, call) \
+static int db_##name args { return db_of(f)->real->pMethods->x##call; }
+
+FWD(lock, (sqlite3_file *f, int l), Lock(db_of(f)->real, l))
+FWD(unlock, (sqlite3_file *f, int l), Unlock(db_of(f)->real, l))
+FWD(check_reserved, (sqlite3_file *f, int *out),
+		CheckReservedLock(db_of(f)->real, out))
+FWD(sector_size, (sqlite3_file *f), SectorSize(db_of(f)->real))
+FWD(device_characteristics, (sqlite3_file *f),
+		DeviceCharacteristics(db_of(f)->real))
+FWD(shm_map, (sqlite3_file *f, int pg, int pgsz, int extend,
+		void volatile **pp), ShmMap(db_of(f)->real, pg, pgsz, extend,
+		pp))
+FWD(shm_lock, (sqlite3_file *f, int off, int n, int flags),
+		ShmLock(db_of(f)->real, off, n, flags))
+FWD(shm_unmap, (sqlite3_file *f, int del), ShmUnmap(db_of(f)->real, del))
+
+static void
+db_shm_barrier(sqlite3_file *f)
+{
+	db_of(f)->real->pMethods->xShmBarrier(db_of(f)->real);
+}
+
+/* ------------------------------------------------- every other file */
+
+#define PASS(name, args, call) \
+static int pass_##name args { return db_of(f)->real->pMethods->x##call; }
+
+PASS(read, (sqlite3_file *f, void *b, int n, sqlite3_int64 o),
+		Read(db_of(f)->real, b, n, o))
+PASS(write, (sqlite3_file *f, const void *b, int n, sqlite3_int64 o),
+		Write(db_of(f)->real, b, n, o))
+PASS(truncate, (sqlite3_file *f, sqlite3_int64 n),
+		Truncate(db_of(f)->real, n))
+PASS(sync, (sqlite3_file *f, int flags), Sync(db_of(f)->real, flags))
+PASS(file_size, (sqlite3_file *f, sqlite3_int64 *n),
+		FileSize(db_of(f)->real, n))
+PASS(file_control, (sqlite3_file *f, int op, void *arg),
+		FileControl(db_of(f)->real, op, arg))
+PASS(fetch, (sqlite3_file *f, sqlite3_int64 o, int n, void **pp),
+		Fetch(db_of(f)->real, o, n, pp))
+PASS(unfetch, (sqlite3_file *f, sqlite3_int64 o, void *pg),
+		Unfetch(db_of(f)->real, o, pg))
+PASS(close, (sqlite3_file *f), Close(db_of(f)->real))
+
+static const sqlite3_io_methods pass_methods = {
+	.iVersion = 3,
+	.xClose = pass_close,
+	.xRead = pass_read,
+	.xWrite = pass_write,
+	.xTruncate = pass_truncate,
+	.xSync = pass_sync,
+	.xFileSize = pass_file_size,
+	.xLock = db_lock,
+	.xUnlock = db_unlock,
+	.xCheckReservedLock = db_check_reserved,
+	.xFileControl = pass_file_control,
+	.xSectorSize = db_sector_size,
+	.xDeviceCharacteristics = db_device_characteristics,
+	.xShmMap = db_shm_map,
+	.xShmLock = db_shm_lock,
+	.xShmBarrier = db_shm_barrier,
+	.xShmUnmap = db_shm_unmap,
+	.xFetch = pass_fetch,
+	.xUnfetch = pass_unfetch,
+};
+
+static const sqlite3_io_methods db_methods = {
+	.iVersion = 3,
+	.xClose = db_close,
+	.xRead = db_read,
+	.xWrite = db_write,
+	.xTruncate = db_truncate,
+	.xSync = db_sync,
+	.xFileSize = db_file_size,
+	.xLock = db_lock,
+	.xUnlock = db_unlock,
+	.xCheckReservedLock = db_check_reserved,
+	.xFileControl = db_file_control,
+	.xSectorSize = db_sector_size,
+	.xDeviceCharacteristics = db_device_characteristics,
+	.xShmMap = db_shm_map,
+	.xShmLock = db_shm_lock,
+	.xShmBarrier = db_shm_barrier,
+	.xShmUnmap = db_shm_unmap,
+	.xFetch = db_fetch,
+	.xUnfetch = db_unfetch,
+};
+
+/* ------------------------------------------------------------ the VFS */
+
+static int
+vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
+		int *out_flags)
+{
+	struct db_file *p = db_of(f);
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->real = (sqlite3_file *)(p + 1);
+	rc = unix_vfs->xOpen(unix_vfs, name, p->real, flags, out_flags);
+	if (rc != SQLITE_OK || !p->real->pMethods) {
+		p->real->pMethods = NULL;
+		return rc;
+	}
+	if (!(flags & SQLITE_OPEN_MAIN_DB) || !name) {
+		/* journals, WAL, temp files: the unix VFS's own */
+		p->base.pMethods = &pass_methods;
+		return SQLITE_OK;
+	}
+	rc = region_get(&p->d, name);
+	if (rc != SQLITE_OK) {
+		p->real->pMethods->xClose(p->real);
+		return rc;
+	}
+	p->dirty_lo = UINT64_MAX;
+	p->base.pMethods = &db_methods;
+	return SQLITE_OK;
+}
+
+#define FWD_VFS(ret, name, args, call) \
+static ret vfs_##name args { return unix_vfs->call; }
+
+FWD_VFS(int, delete, (sqlite3_vfs *v, const char *n, int sync),
+		xDelete(unix_vfs, n, sync))
+FWD_VFS(int, access, (sqlite3_vfs *v, const char *n, int flags, int *out),
+		xAccess(unix_vfs, n, flags, out))
+FWD_VFS(int, full_pathname, (sqlite3_vfs *v, const char *n, int len,
+		char *out), xFullPathname(unix_vfs, n, len, out))
+FWD_VFS(void *, dl_open, (sqlite3_vfs *v, const char *n),
+		xDlOpen(unix_vfs, n))
+FWD_VFS(int, randomness, (sqlite3_vfs *v, int n, char *out),
+		xRandomness(unix_vfs, n, out))
+FWD_VFS(int, sleep, (sqlite3_vfs *v, int us), xSleep(unix_vfs, us))
+FWD_VFS(int, current_time, (sqlite3_vfs *v, double *t),
+		xCurrentTime(unix_vfs, t))
+FWD_VFS(int, last_error, (sqlite3_vfs *v, int n, char *out),
+		xGetLastError(unix_vfs, n, out))
+FWD_VFS(int, current_time_i64, (sqlite3_vfs *v, sqlite3_int64 *t),
+		xCurrentTimeInt64(unix_vfs, t))
+
+static void
+vfs_dl_error(sqlite3_vfs *v, int n, char *out)
+{
+	unix_vfs->xDlError(unix_vfs, n, out);
+}
+
+static void (*vfs_dl_sym(sqlite3_vfs *v, void *h, const char *sym))(void)
+{
+	return unix_vfs->xDlSym(unix_vfs, h, sym);
+}
+
+static void
+vfs_dl_close(sqlite3_vfs *v, void *h)
+{
+	unix_vfs->xDlClose(unix_vfs, h);
+}
+
+static sqlite3_vfs pml_vfs = {
+	.iVersion = 2,
+	.zName = PML_SQLITE_VFS_NAME,
+	.xOpen = vfs_open,
+	.xDelete = vfs_delete,
+	.xAccess = vfs_access,
+	.xFullPathname = vfs_full_pathname,
+	.xDlOpen = vfs_dl_open,
+	.xDlError = vfs_dl_error,
+	.xDlSym = vfs_dl_sym,
+	.xDlClose = vfs_dl_close,
+	.xRandomness = vfs_randomness,
+	.xSleep = vfs_sleep,
+	.xCurrentTime = vfs_current_time,
+	.xGetLastError = vfs_last_error,
+	.xCurrentTimeInt64 = vfs_current_time_i64,
+};
+
+PML_SQLITE_PUBLIC int
+pml_sqlite_register(int make_default)
+{
+	sqlite3_vfs *u = sqlite3_vfs_find("unix");
+
+	if (!u)
+		return SQLITE_ERROR;
+	/* set once; a second call only changes the default */
+	if (!unix_vfs) {
+		unix_vfs = u;
+		pml_vfs.szOsFile = (int)sizeof(struct db_file) + u->szOsFile;
+		pml_vfs.mxPathname = u->mxPathname;
+	}
+	return sqlite3_vfs_register(&pml_vfs, make_default);
+}
