@@ -3,8 +3,9 @@
 #
 # run-bench.sh -- every figure of the README's benchmark section, in one
 # command: pml-bench, fio through leases beside fio's own engines on a plain
-# file, the same in the QEMU guest on devdax, ext4-dax and xfs-dax, and the
-# plots.
+# file, the same in the QEMU guest on devdax, ext4-dax and xfs-dax, SQLite
+# through the VFS "pmemlease" against the unix VFS (plain file, and ext4-dax
+# and xfs-dax in the guest), and the plots.
 #
 #   tests/bench/run-bench.sh [--out DIR] [--no-fio] [--no-vm]
 #                            [-- PML-BENCH-OPTIONS]
@@ -79,6 +80,26 @@ if [ "$fio" = 1 ]; then
 				echo "(the guest run failed: $out/fio-vm.log)"
 		} | tee -a "$out/results.md"
 	fi
+fi
+
+# SQLite through the VFS "pmemlease" against the unix VFS with mmap_size
+cmake --build "$build" --target pml-sqlite-bench -j "$(nproc)" >/dev/null
+{
+	echo
+	echo "## SQLite: the VFS pmemlease against the unix VFS, plain file"
+	for mode in WAL DELETE; do
+		"$build/tests/bench/pml-sqlite-bench" -d "$data" -n 50000 \
+			-r 5 -j "$mode" | grep -v '^#'
+	done
+} | tee -a "$out/results.md"
+if [ "$vm" = 1 ]; then
+	{
+		echo
+		echo "## SQLite on real DAX in the QEMU guest"
+		"$here/run-sqlite-vm.sh" --build "$build" \
+			--out "$out/sqlite-vm" 2>"$out/sqlite-vm.log" ||
+			echo "(the guest run failed: $out/sqlite-vm.log)"
+	} | tee -a "$out/results.md"
 fi
 
 if ! command -v gnuplot >/dev/null 2>&1; then
