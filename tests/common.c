@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -798,4 +799,72 @@ pmlt_run(const char *name, const struct CMUnitTest *tests, size_t n)
 			group_setup, NULL);
 	pmlt_watchdog(0, NULL);
 	return failed_tests;
+}
+
+/* ------------------------------------------------------------ commands */
+
+void
+pmlt_cmd_start(struct pmlt_cmd *c, const char *const *argv,
+		const char *const *env)
+{
+	int p[2];
+
+	if (pipe(p))
+		fail_msg("pipe: %s", strerror(errno));
+	memset(c, 0, sizeof(*c));
+	fflush(stdout);
+	c->pid = fork();
+	if (c->pid < 0)
+		fail_msg("fork: %s", strerror(errno));
+	if (c->pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		close(p[0]);
+		close(p[1]);
+		for (unsigned i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
+		execvp(argv[0], (char *const *)argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	c->fd = p[0];
+}
+
+bool
+pmlt_cmd_running_after(struct pmlt_cmd *c, unsigned ms)
+{
+	pmlt_sleep_ms(ms);
+	return waitpid(c->pid, &(int){ 0 }, WNOHANG) == 0;
+}
+
+int
+pmlt_cmd_finish(struct pmlt_cmd *c, const char *what, unsigned max_ms)
+{
+	int st = 0;
+	size_t n = 0;
+	uint64_t t0 = pmlt_now_ns();
+	ssize_t k;
+
+	for (;;) {
+		k = read(c->fd, c->out + n, sizeof(c->out) - 1 - n);
+		if (k > 0)
+			n += (size_t)k;
+
+		pid_t w = waitpid(c->pid, &st, WNOHANG);
+
+		if (w == c->pid || (w < 0 && errno == ECHILD))
+			break;
+		if (pmlt_now_ns() - t0 > (uint64_t)max_ms * 1000000)
+			fail_msg("%s: still running after %u ms", what, max_ms);
+		pmlt_sleep_ms(5);
+	}
+	while ((k = read(c->fd, c->out + n, sizeof(c->out) - 1 - n)) > 0)
+		n += (size_t)k;
+	c->out[n] = 0;
+	close(c->fd);
+	printf("# %s: status %d, said: %s", what, WEXITSTATUS(st),
+			n ? c->out : "(nothing)\n");
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

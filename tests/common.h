@@ -235,6 +235,24 @@ void pmlt_holder_init(struct pmlt_holder *h, int id);
 int pmlt_hold(struct pmlt_holder *h, struct pml_region *r, uint64_t off,
 		uint64_t len, unsigned flags);
 
+/* ------------------------------------------------------------ commands */
+
+/* a program run by a test: its output (stdout and stderr) collected */
+struct pmlt_cmd {
+	pid_t pid;
+	int fd;			/* its output, until reaped */
+	char out[8192];
+};
+
+/* start argv (searched in PATH) with env (VAR=value..., NULL-ended) added */
+void pmlt_cmd_start(struct pmlt_cmd *c, const char *const *argv,
+		const char *const *env);
+/* is it still running after ms?  (reaps it if not) */
+bool pmlt_cmd_running_after(struct pmlt_cmd *c, unsigned ms);
+/* wait for it (failing the test after max_ms), print what it said; its
+ * exit status, or 128 + the signal */
+int pmlt_cmd_finish(struct pmlt_cmd *c, const char *what, unsigned max_ms);
+
 /* ------------------------------------------------------------------ rng */
 
 struct pmlt_rng {

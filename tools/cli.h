@@ -58,6 +58,8 @@ extern const char *cli_prog;	/* "pmemlease", for messages */
 extern const struct pml_region_opts cli_open_opts;
 
 /* subcommands */
+int cmd_copy(int argc, char **argv);
+void usage_copy(FILE *out);
 int cmd_list(int argc, char **argv);
 void usage_list(FILE *out);
 int cmd_watch(int argc, char **argv);

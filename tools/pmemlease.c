@@ -35,6 +35,8 @@ static const struct cli_cmd commands[] = {
 	  cmd_truncate, usage_truncate },
 	{ "revoke", "ask every holder to let go, then revoke what is left",
 	  cmd_revoke, usage_revoke },
+	{ "copy", "copy a file as a DMA engine would, a PIN per chunk in flight",
+	  cmd_copy, usage_copy },
 	{ "badblocks", "list or clear the bad blocks under a file or device",
 	  cmd_badblocks, usage_badblocks },
 	{ "demo", "show leases, the barrier and revoke, in two processes",

@@ -35,89 +35,37 @@
 /* long after an unguarded command would have finished */
 #define HELD_MS (400 * mp_slow())
 
-struct cmd {
-	pid_t pid;
-	int status;
-	char out[4096];		/* its stdout and stderr */
-};
-
-/*
- * cmd_start -- run argv with the intercept preloaded (and env, a
- * NULL-terminated list of VAR=value, added), its output to a pipe.
- */
+/* run argv with the intercept preloaded, and env added */
 static void
-cmd_start(struct cmd *c, const char *const *argv, const char *const *env)
+cmd_start(struct pmlt_cmd *c, const char *const *argv,
+		const char *const *env)
 {
-	int p[2];
-
-	if (pipe(p))
-		fail_msg("pipe: %m");
-	memset(c, 0, sizeof(*c));
-	c->pid = fork();
-	if (c->pid < 0)
-		fail_msg("fork: %m");
-	if (c->pid == 0) {
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		close(p[0]);
-		close(p[1]);
+	const char *e[16] = {
 		/* a sanitizer's runtime must come before the library */
-		setenv("LD_PRELOAD", PRELOAD_RUNTIME INTERCEPT_SO, 1);
-		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-		for (unsigned i = 0; env && env[i]; i++)
-			putenv((char *)env[i]);
-		execvp(argv[0], (char *const *)argv);
-		fprintf(stderr, "exec %s: %m\n", argv[0]);
-		_exit(127);
-	}
-	close(p[1]);
-	fcntl(p[0], F_SETFL, O_NONBLOCK);
-	c->status = p[0];	/* the pipe, until reaped */
+		"LD_PRELOAD=" PRELOAD_RUNTIME INTERCEPT_SO,
+		"ASAN_OPTIONS=detect_leaks=0",
+	};
+
+	for (unsigned i = 0; env && env[i] && i < 13; i++)
+		e[i + 2] = env[i];
+	pmlt_cmd_start(c, argv, e);
 }
 
-/* still running after ms?  (reaps it if not) */
-static bool
-cmd_running_after(struct cmd *c, unsigned ms)
-{
-	pmlt_sleep_ms(ms);
-	return waitpid(c->pid, &(int){ 0 }, WNOHANG) == 0;
-}
-
-/* reap it (bounded), collect its output; its exit status */
 static int
-cmd_finish(struct cmd *c, const char *what)
+cmd_finish(struct pmlt_cmd *c, const char *what)
 {
-	int fd = c->status, st = 0;
-	size_t n = 0;
-	uint64_t t0 = pmlt_now_ns();
+	return pmlt_cmd_finish(c, what, EV_MS);
+}
 
-	for (;;) {
-		ssize_t k = read(fd, c->out + n, sizeof(c->out) - 1 - n);
-
-		if (k > 0)
-			n += (size_t)k;
-		pid_t w = waitpid(c->pid, &st, WNOHANG);
-
-		if (w == c->pid || (w < 0 && errno == ECHILD))
-			break;
-		if (pmlt_now_ns() - t0 > (uint64_t)EV_MS * 1000000)
-			fail_msg("%s: still running after %u ms", what, EV_MS);
-		pmlt_sleep_ms(5);
-	}
-	ssize_t k;
-
-	while ((k = read(fd, c->out + n, sizeof(c->out) - 1 - n)) > 0)
-		n += (size_t)k;
-	c->out[n] = 0;
-	close(fd);
-	printf("# %s: status %d, said: %s", what, WEXITSTATUS(st),
-			n ? c->out : "(nothing)\n");
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+static bool
+cmd_running_after(struct pmlt_cmd *c, unsigned ms)
+{
+	return pmlt_cmd_running_after(c, ms);
 }
 
 /* run it to the end */
 static int
-cmd_run(struct cmd *c, const char *const *argv, const char *const *env,
+cmd_run(struct pmlt_cmd *c, const char *const *argv, const char *const *env,
 		const char *what)
 {
 	cmd_start(c, argv, env);
@@ -136,7 +84,7 @@ b_pins(struct mp_fix *f, uint64_t off, uint64_t len)
 static void
 waits_for_put(struct mp_fix *f, const char *const *argv, const char *what)
 {
-	struct cmd c;
+	struct pmlt_cmd c;
 
 	cmd_start(&c, argv, NULL);
 	if (!cmd_running_after(&c, HELD_MS))
@@ -246,7 +194,7 @@ test_collapse_and_insert_wait_for_pin(void **state)
 	assert_int_equal(b_size(f), 14 * f->A);
 
 	mp_ok(&f->b, "acq 1 %" PRIu64 " %" PRIu64 " 0 keep", 8 * f->A, f->A);
-	struct cmd c;
+	struct pmlt_cmd c;
 
 	cmd_start(&c, (const char *[]){ "fallocate", "--insert-range", "-o",
 			num(o, 2 * f->A), "-l", num(l, 2 * f->A), f->path,
@@ -266,7 +214,7 @@ static void
 test_fail_policy_changes_nothing(void **state)
 {
 	struct mp_fix *f = *state;
-	struct cmd c;
+	struct pmlt_cmd c;
 	struct pmlt_snap before;
 	char s[32];
 
@@ -291,7 +239,7 @@ static void
 test_revoke_policy_tells_holder(void **state)
 {
 	struct mp_fix *f = *state;
-	struct cmd c;
+	struct pmlt_cmd c;
 	char s[32];
 
 	b_pins(f, 10 * f->A, f->A);
@@ -321,7 +269,7 @@ static void
 test_posix_fallocate_grows_region(void **state)
 {
 	struct mp_fix *f = *state;
-	struct cmd c;
+	struct pmlt_cmd c;
 	char l[32];
 
 	b_pins(f, 0, f->A);
@@ -340,7 +288,7 @@ static void
 test_unleased_file_passes_through(void **state)
 {
 	struct mp_fix *f = *state;
-	struct cmd c;
+	struct pmlt_cmd c;
 	char other[4200], s[32];
 
 	b_pins(f, 0, MP_PAGES * f->A);	/* a pin on the other file */
@@ -370,7 +318,7 @@ test_unleased_file_passes_through(void **state)
 
 /* sqlite3(1) runs SQL from a file under the intercept; its output */
 static int
-sqlite3_run(struct cmd *c, const char *db, const char *sql, bool wait,
+sqlite3_run(struct pmlt_cmd *c, const char *db, const char *sql, bool wait,
 		struct mp_fix *f, const char *what)
 {
 	char script[4400];
@@ -411,7 +359,7 @@ static void
 test_sqlite3_workload_under_intercept(void **state)
 {
 	struct mp_fix *f = *state;
-	struct cmd c;
+	struct pmlt_cmd c;
 	char db[4300];
 
 	if (access("/usr/bin/sqlite3", X_OK)) {
