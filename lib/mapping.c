@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * mapping.c -- the region's mapping: a libpmem2 virtual-address reservation
- * of max_size bytes, filled from its start by pmem2 mappings ("pieces"),
- * one more for each growth past what is mapped.
+ * of max_size bytes, filled from its start: by a pmem2 mapping (the
+ * "piece" that tells the store granularity and the persistence functions),
+ * then by the file mapped over the reservation for each growth past what
+ * is mapped.
  *
  * Nothing is ever mapped elsewhere, so the base never moves and a leased
  * pointer stays valid across growth.  Shrinking does not unmap: the cut part
@@ -28,6 +30,25 @@
 static int
 piece_map(struct pml_region *r, uint64_t start, uint64_t end)
 {
+	/*
+	 * Growth after the first mapping maps the file over the reservation
+	 * itself, as the first mapping does (MAP_SYNC where the file is DAX):
+	 * libpmem2 keeps every mapping of a reservation in a tree, and with
+	 * about a thousand of them -- a database growing a page at a time --
+	 * pmem2_vm_reservation_delete() aborts the process.  Deleting the
+	 * reservation unmaps these with it.
+	 */
+	if (r->npieces > 0) {
+		int flags = MAP_FIXED | (r->granularity == PML_GRANULARITY_PAGE ?
+				MAP_SHARED : MAP_SHARED_VALIDATE | MAP_SYNC);
+
+		if (mmap(r->base + start, end - start, PROT_READ | PROT_WRITE,
+				flags, r->fd, (off_t)start) == MAP_FAILED)
+			return err_set(errno, "mapping [%" PRIu64 ", %" PRIu64
+					") of %s: %m", start, end, r->path);
+		r->mapped_end = end;
+		return 0;
+	}
 	if (r->npieces == r->pieces_cap) {
 		unsigned cap = r->pieces_cap ? r->pieces_cap * 2 : 4;
 		struct piece *p = realloc(r->pieces, cap * sizeof(*p));

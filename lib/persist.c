@@ -3,9 +3,9 @@
  * persist.c -- persistence helpers over the region's libpmem2 functions.
  *
  * libpmem2 picks the functions once per mapping, for its store granularity
- * and the CPU's best flush instruction; the region keeps the first piece's,
- * which all its pieces share (mapping.c checks that the granularity does
- * not change).  The wrappers add only a range check against the region;
+ * and the CPU's best flush instruction; the region keeps those of its
+ * first mapping, and maps every growth the same way (MAP_SYNC where that
+ * one is DAX: mapping.c), so they hold for the whole region.  The wrappers add only a range check against the region;
  * code that cannot afford even that takes the function itself.
  */
 #include <errno.h>

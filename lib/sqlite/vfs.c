@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,9 @@ struct db_file {
 	sqlite3_int64 mmap_size;	/* xFetch serves [0, mmap_size) */
 	uint64_t chunk;			/* SQLITE_FCNTL_CHUNK_SIZE */
 	uint64_t dirty_lo, dirty_hi;	/* written since xSync (msync) */
-	uint64_t pending_truncate;	/* 0, or postponed to the unfetch */
+	uint64_t pending_truncate;	/* 0, or postponed to the unfetch
+					 * (UINT64_MAX: to 0) */
+	bool tail_dirty;		/* written past the region: fdatasync */
 	/*
 	 * The mapping's libpmem2 functions, known once something is mapped:
 	 * taken after a size above 0 was seen, which orders them after the
@@ -93,6 +96,8 @@ region_get(struct db_region **out, const char *path)
 
 	if (stat(path, &st))
 		return SQLITE_CANTOPEN;
+	if (S_ISDIR(st.st_mode))
+		return SQLITE_NOTFOUND;	/* the unix VFS's to report on */
 	pthread_mutex_lock(&regions_lock);
 
 	struct db_region *d = regions;
@@ -121,22 +126,25 @@ region_get(struct db_region **out, const char *path)
 		pthread_mutex_unlock(&regions_lock);
 		return SQLITE_CANTOPEN;
 	}
-	/*
-	 * A file that ends inside a unit (a database of small pages made
-	 * elsewhere) grows to the unit's end: zeroes past the header's page
-	 * count, which every SQLite reads as a database of the same pages.
-	 */
-	if (!rc && (uint64_t)st.st_size > info.size)
-		rc = pml_region_truncate(r, ((uint64_t)st.st_size +
-				info.alignment - 1) / info.alignment *
-				info.alignment, NULL);
 	if (rc || !(d = calloc(1, sizeof(*d)))) {
-		sqlite3_log(SQLITE_CANTOPEN, "pmemlease: cannot map %s: %s",
-				path, rc ? pml_errormsg() : "out of memory");
+		/*
+		 * What the unix VFS could open but the library cannot map for
+		 * writing -- a directory, a file this process may only read
+		 * -- is the unix VFS's alone, and SQLite reports on it as it
+		 * would; anything else (no runtime directory, a damaged state
+		 * file) refuses the database.
+		 */
+		bool unix_only = rc == -EINVAL || rc == -EACCES ||
+			rc == -EPERM || rc == -EROFS || rc == -EISDIR;
+
+		sqlite3_log(unix_only ? SQLITE_WARNING : SQLITE_CANTOPEN,
+				"pmemlease: cannot map %s: %s%s", path,
+				rc ? pml_errormsg() : "out of memory", unix_only ?
+				"; the unix VFS serves it" : "");
 		if (r)
 			pml_region_close(&r);
 		pthread_mutex_unlock(&regions_lock);
-		return SQLITE_CANTOPEN;
+		return unix_only ? SQLITE_NOTFOUND : SQLITE_CANTOPEN;
 	}
 	*d = (struct db_region){
 		.pid = getpid(), .dev = st.st_dev, .ino = st.st_ino, .region = r,
@@ -187,59 +195,30 @@ with_lease(struct pml_lease **l, struct db_file *p, uint64_t off, uint64_t n)
 			NULL);
 }
 
-static int
-db_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 ofst)
-{
-	struct db_file *p = db_of(f);
-	uint64_t off = (uint64_t)ofst, n = (uint64_t)amt;
-	uint64_t size = pml_region_size(p->d->region), got = 0;
-
-	if (off < size) {
-		got = size - off < n ? size - off : n;
-
-		struct pml_lease *l;
-
-		if (with_lease(&l, p, off, got) == 0) {
-			memcpy(buf, p->d->base + off, got);
-			pml_lease_put(l);
-		} else {
-			got = 0;	/* cut meanwhile: reads as past the end */
-		}
-	}
-	if (got == n)
-		return SQLITE_OK;
-	memset((char *)buf + got, 0, n - got);
-	return SQLITE_IOERR_SHORT_READ;
-}
-
 /*
- * Growth is a layout change (the file's layout owned across processes,
- * some microseconds): a database appending page by page grows its file a
- * step at a time, as the unix VFS with a chunk size does.
+ * The file keeps SQLite's own size, byte for byte, as under the unix VFS:
+ * SQLite reads page counts and limits off it.  The region is the file's
+ * whole units of the alignment (PML_REGION_PARTIAL_TAIL); what a database
+ * appends past it goes through the unix VFS (pwrite) until the region
+ * takes it in -- once the tail is PMEMLEASE_SQLITE_GROW bytes (default
+ * 1 MiB), and at xSync -- with a growth through the barrier (a layout
+ * change: some microseconds, owned across processes).
  */
-#define GROW_STEP (1024 * 1024)
+#define ADOPT_STEP (1024 * 1024)
 
-/* grow the region (and file) to hold end: whole units, a step at least */
-static int
-db_grow(struct db_file *p, uint64_t end)
+static uint64_t
+adopt_step(void)
 {
-	uint64_t unit = p->chunk > GROW_STEP ? p->chunk : GROW_STEP;
-	uint64_t want = (end + unit - 1) / unit * unit;
+	static _Atomic uint64_t step;
+	uint64_t s = atomic_load(&step);
 
-	want = (want + p->d->align - 1) / p->d->align * p->d->align;
-	if (pml_region_size(p->d->region) >= end)
-		return SQLITE_OK;	/* another connection grew it */
+	if (s == 0) {
+		const char *e = getenv("PMEMLEASE_SQLITE_GROW");
 
-	int rc = pml_region_truncate(p->d->region, want, NULL);
-
-	if (rc == -EFBIG)
-		return SQLITE_FULL;
-	if (rc) {
-		sqlite3_log(SQLITE_IOERR_WRITE, "pmemlease: grow to %" PRIu64
-				": %s", want, pml_errormsg());
-		return SQLITE_IOERR_WRITE;
+		s = e && *e ? strtoull(e, NULL, 0) : ADOPT_STEP;
+		atomic_store(&step, s ? s : 1);
 	}
-	return SQLITE_OK;
+	return s;
 }
 
 static void
@@ -255,45 +234,119 @@ file_fns(struct db_file *p)
 	p->memcpy_fn = pml_region_memcpy_fn(p->d->region);
 }
 
+/* the region takes in the file's whole units past it */
+static int
+adopt(struct db_file *p)
+{
+	sqlite3_int64 size;
+	int rc = p->real->pMethods->xFileSize(p->real, &size);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	if ((uint64_t)size < pml_region_size(p->d->region) + p->d->align)
+		return SQLITE_OK;
+	if (pml_region_ftruncate(p->d->region, (uint64_t)size, NULL)) {
+		sqlite3_log(SQLITE_IOERR_WRITE, "pmemlease: mapping the file's "
+				"growth to %lld: %s", size, pml_errormsg());
+		return SQLITE_IOERR_WRITE;
+	}
+	if (!p->memcpy_fn)
+		file_fns(p);
+	return SQLITE_OK;
+}
+
+/* [off, off + *n) inside the region, under a REF lease: the part it holds */
+static uint64_t
+mapped_part(struct pml_lease **l, struct db_file *p, uint64_t off,
+		uint64_t n)
+{
+	uint64_t size = pml_region_size(p->d->region);
+
+	if (off >= size)
+		return 0;
+	if (!p->memcpy_fn)
+		file_fns(p);	/* the region grew in another connection */
+	if (n > size - off)
+		n = size - off;
+	/* refused only past the size: cut by a truncate meanwhile */
+	return with_lease(l, p, off, n) == 0 ? n : 0;
+}
+
+static int
+db_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 ofst)
+{
+	struct db_file *p = db_of(f);
+	uint64_t off = (uint64_t)ofst, n = (uint64_t)amt;
+	struct pml_lease *l;
+	uint64_t m = mapped_part(&l, p, off, n);
+
+	if (m) {
+		memcpy(buf, p->d->base + off, m);
+		pml_lease_put(l);
+	}
+	if (m == n)
+		return SQLITE_OK;
+	return p->real->pMethods->xRead(p->real, (char *)buf + m,
+			(int)(n - m), (sqlite3_int64)(off + m));
+}
+
 static int
 db_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 ofst)
 {
 	struct db_file *p = db_of(f);
 	uint64_t off = (uint64_t)ofst, n = (uint64_t)amt;
 	struct pml_lease *l;
-	int rc;
+	uint64_t m = mapped_part(&l, p, off, n);
 
-	if (off + n > pml_region_size(p->d->region) &&
-			(rc = db_grow(p, off + n)) != SQLITE_OK)
-		return rc;
-	if (!p->memcpy_fn)
-		file_fns(p);
-	if (with_lease(&l, p, off, n))
-		return SQLITE_IOERR_WRITE;	/* shrunk by someone: a bug */
-	/*
-	 * Durable at xSync: on DAX the lines are flushed now and drained
-	 * then; on a plain file the range is msync'ed then.
-	 */
-	if (p->granularity == PML_GRANULARITY_PAGE) {
-		p->memcpy_fn(p->d->base + off, buf, n, PML_F_MEM_NOFLUSH);
-		if (p->dirty_lo > off)
-			p->dirty_lo = off;
-		if (p->dirty_hi < off + n)
-			p->dirty_hi = off + n;
-	} else {
-		p->memcpy_fn(p->d->base + off, buf, n, PML_F_MEM_NODRAIN);
+	if (m) {
+		/*
+		 * Durable at xSync: on DAX the lines are flushed now and
+		 * drained then; on a plain file the range is msync'ed then.
+		 */
+		if (p->granularity == PML_GRANULARITY_PAGE) {
+			p->memcpy_fn(p->d->base + off, buf, m,
+					PML_F_MEM_NOFLUSH);
+			if (p->dirty_lo > off)
+				p->dirty_lo = off;
+			if (p->dirty_hi < off + m)
+				p->dirty_hi = off + m;
+		} else {
+			p->memcpy_fn(p->d->base + off, buf, m,
+					PML_F_MEM_NODRAIN);
+		}
+		pml_lease_put(l);
 	}
-	pml_lease_put(l);
-	return SQLITE_OK;
+	if (m == n)
+		return SQLITE_OK;
+
+	int rc = p->real->pMethods->xWrite(p->real, (const char *)buf + m,
+			(int)(n - m), (sqlite3_int64)(off + m));
+
+	if (rc != SQLITE_OK)
+		return rc;
+	p->tail_dirty = true;
+	return off + n >= pml_region_size(p->d->region) + adopt_step() ?
+		adopt(p) : SQLITE_OK;
 }
 
 static int
 db_sync(sqlite3_file *f, int flags)
 {
 	struct db_file *p = db_of(f);
+	int rc = SQLITE_OK;
 
-	if (!p->memcpy_fn)
-		return SQLITE_OK;	/* nothing written through us yet */
+	/* what went through the unix VFS, and the file's size: fdatasync */
+	if (p->tail_dirty) {
+		rc = p->real->pMethods->xSync(p->real, flags);
+		if (rc == SQLITE_OK)
+			p->tail_dirty = false;
+		if (rc == SQLITE_OK && p->granularity == PML_GRANULARITY_PAGE)
+			p->dirty_hi = 0;	/* the fdatasync took it */
+		if (rc == SQLITE_OK)
+			rc = adopt(p);
+	}
+	if (rc != SQLITE_OK || !p->memcpy_fn)
+		return rc;
 	if (p->granularity != PML_GRANULARITY_PAGE) {
 		p->drain_fn();
 		return SQLITE_OK;
@@ -319,8 +372,9 @@ db_sync(sqlite3_file *f, int flags)
 static int
 db_file_size(sqlite3_file *f, sqlite3_int64 *size)
 {
-	*size = (sqlite3_int64)pml_region_size(db_of(f)->d->region);
-	return SQLITE_OK;
+	struct db_file *p = db_of(f);
+
+	return p->real->pMethods->xFileSize(p->real, size);
 }
 
 /* is any page this connection has fetched at or past off? */
@@ -338,7 +392,7 @@ db_truncate_now(struct db_file *p, uint64_t size)
 {
 	struct pml_barrier_opts o = { truncate_timeout_ms(),
 		PML_ON_TIMEOUT_FAIL };
-	int rc = pml_region_truncate(p->d->region, size, &o);
+	int rc = pml_region_ftruncate(p->d->region, size, &o);
 
 	if (rc == -ETIMEDOUT)
 		return SQLITE_BUSY;
@@ -354,19 +408,18 @@ static int
 db_truncate(sqlite3_file *f, sqlite3_int64 nbytes)
 {
 	struct db_file *p = db_of(f);
-	uint64_t unit = p->chunk > p->d->align ? p->chunk : p->d->align;
-	uint64_t size = ((uint64_t)nbytes + unit - 1) / unit * unit;
+	uint64_t size = (uint64_t)nbytes;
 
-	size = (size + p->d->align - 1) / p->d->align * p->d->align;
-	if (size >= pml_region_size(p->d->region))
-		return SQLITE_OK;
+	/* as the unix VFS: a chunk size rounds the size up */
+	if (p->chunk)
+		size = (size + p->chunk - 1) / p->chunk * p->chunk;
 	/*
 	 * Our own fetched pages past size would make the barrier wait for
 	 * us: the truncate waits for their xUnfetch instead.  A longer file
 	 * is still the same database.
 	 */
-	if (fetched_past(p, size)) {
-		p->pending_truncate = size;
+	if (fetched_past(p, size / p->d->align * p->d->align)) {
+		p->pending_truncate = size ? size : UINT64_MAX;
 		return SQLITE_OK;
 	}
 	p->pending_truncate = 0;
@@ -384,20 +437,16 @@ db_file_control(sqlite3_file *f, int op, void *arg)
 		sqlite3_int64 *v = arg;
 		sqlite3_int64 old = p->mmap_size;
 
-		if (*v >= 0)
+		/* as the unix VFS: not while pages are fetched */
+		if (*v >= 0 && p->nfetch == 0)
 			p->mmap_size = *v;
 		*v = old;
 		return SQLITE_OK;
 	}
 	case SQLITE_FCNTL_CHUNK_SIZE:
+		/* the unix VFS extends the file by chunks; we truncate so */
 		p->chunk = (uint64_t)*(int *)arg;
-		return SQLITE_OK;
-	case SQLITE_FCNTL_SIZE_HINT: {
-		uint64_t want = (uint64_t)*(sqlite3_int64 *)arg;
-
-		return want > pml_region_size(p->d->region) ?
-			db_grow(p, want) : SQLITE_OK;
-	}
+		return p->real->pMethods->xFileControl(p->real, op, arg);
 	case SQLITE_FCNTL_VFSNAME:
 		*(char **)arg = sqlite3_mprintf("%s", PML_SQLITE_VFS_NAME);
 		return SQLITE_OK;
@@ -449,8 +498,10 @@ db_unfetch(sqlite3_file *f, sqlite3_int64 ofst, void *page)
 			break;
 		}
 	}
-	if (p->pending_truncate && !fetched_past(p, p->pending_truncate))
-		return db_truncate(f, (sqlite3_int64)p->pending_truncate);
+	if (p->pending_truncate && !fetched_past(p, p->pending_truncate /
+			p->d->align * p->d->align))
+		return db_truncate(f, p->pending_truncate == UINT64_MAX ? 0 :
+				(sqlite3_int64)p->pending_truncate);
 	return SQLITE_OK;
 }
 
@@ -463,7 +514,8 @@ db_close(sqlite3_file *f)
 		pml_lease_put(p->fetch[--p->nfetch].lease);
 	sqlite3_free(p->fetch);
 	if (p->pending_truncate)
-		(void) db_truncate_now(p, p->pending_truncate);
+		(void) db_truncate_now(p, p->pending_truncate == UINT64_MAX ?
+				0 : p->pending_truncate);
 
 	int rc = p->real->pMethods->xClose(p->real);
 
@@ -584,11 +636,16 @@ vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
 		return SQLITE_OK;
 	}
 	rc = region_get(&p->d, name);
+	if (rc == SQLITE_NOTFOUND) {
+		p->base.pMethods = &pass_methods;	/* not mappable */
+		return SQLITE_OK;
+	}
 	if (rc != SQLITE_OK) {
 		p->real->pMethods->xClose(p->real);
 		return rc;
 	}
 	p->dirty_lo = UINT64_MAX;
+	file_fns(p);
 	p->base.pMethods = &db_methods;
 	return SQLITE_OK;
 }
@@ -631,8 +688,27 @@ vfs_dl_close(sqlite3_vfs *v, void *h)
 	unix_vfs->xDlClose(unix_vfs, h);
 }
 
+/* the unix VFS's system-call overrides (its test harness uses them) */
+static int
+vfs_set_syscall(sqlite3_vfs *v, const char *name, sqlite3_syscall_ptr fn)
+{
+	return unix_vfs->xSetSystemCall(unix_vfs, name, fn);
+}
+
+static sqlite3_syscall_ptr
+vfs_get_syscall(sqlite3_vfs *v, const char *name)
+{
+	return unix_vfs->xGetSystemCall(unix_vfs, name);
+}
+
+static const char *
+vfs_next_syscall(sqlite3_vfs *v, const char *name)
+{
+	return unix_vfs->xNextSystemCall(unix_vfs, name);
+}
+
 static sqlite3_vfs pml_vfs = {
-	.iVersion = 2,
+	.iVersion = 3,
 	.zName = PML_SQLITE_VFS_NAME,
 	.xOpen = vfs_open,
 	.xDelete = vfs_delete,
@@ -647,6 +723,9 @@ static sqlite3_vfs pml_vfs = {
 	.xCurrentTime = vfs_current_time,
 	.xGetLastError = vfs_last_error,
 	.xCurrentTimeInt64 = vfs_current_time_i64,
+	.xSetSystemCall = vfs_set_syscall,
+	.xGetSystemCall = vfs_get_syscall,
+	.xNextSystemCall = vfs_next_syscall,
 };
 
 PML_SQLITE_PUBLIC int

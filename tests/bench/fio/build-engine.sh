@@ -9,9 +9,8 @@
 # lib/libpmemlease.so).  The engine is compiled against the headers of the
 # fio source of the *same version* as the installed fio binary (an external
 # engine uses fio's internal structs: struct thread_data, struct io_u, ...;
-# no binary package ships those headers).  The source is fetched with
-# `apt-get source fio` into BUILD_DIR/fio-src/ after adding a deb-src copy of
-# the machine's Debian apt entry (/etc/apt/sources.list.d/pmemlease-deb-src.sources).
+# no binary package ships those headers).  The source is unpacked into
+# BUILD_DIR/fio-src/ by scripts/apt-source.sh.
 # fio's ./configure runs once there for config-host.h.
 #
 # Default output: BUILD_DIR/tests/bench/fio/pmemlease_fio.so.  Prints its path.
@@ -36,40 +35,9 @@ if ! command -v fio >/dev/null 2>&1; then
 	echo "build-engine.sh: installing fio" >&2
 	$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fio >&2
 fi
-# "fio-3.33" -> 3.33; the Debian version of the installed package (3.33-3)
-fio_ver=$(fio --version | sed 's/^fio-//')
-deb_ver=$(dpkg-query -W -f '${Version}' fio 2>/dev/null || true)
 
-cache=$build/fio-src
-mkdir -p "$cache"
-src=$(ls -d "$cache"/fio-"$fio_ver"/ 2>/dev/null | head -n 1 || true)
-if [ -z "$src" ] || [ ! -f "$src/fio.h" ]; then
-	# deb-src: a copy of the machine's Debian entry (deb822 or one-line)
-	srcfile=/etc/apt/sources.list.d/pmemlease-deb-src.sources
-	if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null; then
-		if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-			echo "build-engine.sh: adding $srcfile (deb-src copy of debian.sources)" >&2
-			sed 's/^Types:.*/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
-				$as_root tee "$srcfile" >/dev/null
-		elif grep -qs '^deb .*debian' /etc/apt/sources.list; then
-			echo "build-engine.sh: adding deb-src lines to ${srcfile%.sources}.list" >&2
-			grep '^deb .*debian' /etc/apt/sources.list | sed 's/^deb /deb-src /' |
-				$as_root tee "${srcfile%.sources}.list" >/dev/null
-		else
-			echo "build-engine.sh: no Debian apt entry to copy as deb-src" >&2
-			exit 1
-		fi
-		$as_root env DEBIAN_FRONTEND=noninteractive apt-get update >&2
-	fi
-	command -v dpkg-source >/dev/null 2>&1 ||
-		$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dpkg-dev >&2
-	echo "build-engine.sh: apt-get source fio${deb_ver:+=$deb_ver} into $cache" >&2
-	(cd "$cache" && apt-get source ${deb_ver:+"fio=$deb_ver"} >&2) ||
-		(cd "$cache" && apt-get source fio >&2)
-	src=$(ls -d "$cache"/fio-"$fio_ver"/ 2>/dev/null | head -n 1 || true)
-	[ -n "$src" ] && [ -f "$src/fio.h" ] || {
-		echo "build-engine.sh: no fio-$fio_ver source in $cache" >&2; exit 1; }
-fi
+src=$("$top/scripts/apt-source.sh" fio "$build/fio-src")
+[ -f "$src/fio.h" ] || { echo "build-engine.sh: no fio.h in $src" >&2; exit 1; }
 src=${src%/}
 # Debian's debian/rules runs ./configure --disable-native --prefix=/usr
 # --enable-gfio --enable-libnbd: the last two need GTK and libnbd and only
