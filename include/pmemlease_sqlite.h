@@ -27,17 +27,21 @@
  *     copy) -- for PMEMLEASE_SQLITE_TIMEOUT_MS (default: as long as it
  *     takes; then SQLITE_BUSY).  A truncate over pages this connection
  *     still has fetched is postponed to their xUnfetch;
- *   - the file grows and shrinks in whole units of the region's alignment
- *     (4 KiB on files), at least SQLITE_FCNTL_CHUNK_SIZE at a time, as the
- *     unix VFS does with a chunk size: SQLite trusts the page count in the
- *     database header, so a file longer than its pages is a valid database
- *     for every SQLite.
+ *   - the file keeps SQLite's exact size, as under the unix VFS (SQLite
+ *     reads page counts off it).  The region is the file's whole units of
+ *     the alignment (4 KiB on files); what a database appends past them
+ *     goes through the unix VFS until the region takes it in, every
+ *     PMEMLEASE_SQLITE_GROW bytes (default 1 MiB) and at xSync.
  * devdax is refused (SQLITE_CANTOPEN): a database needs a file size, and a
- * device has none of its own.
+ * device has none of its own.  A file the library cannot map for writing
+ * (a directory, a file this process may only read) is served by the unix
+ * VFS alone, with a SQLITE_WARNING in the error log.
  *
  * From the sqlite3 shell:
  *   .load libpmemlease_sqlite
- *   .open --vfs pmemlease /mnt/pmem/db.sqlite
+ *   .open file:/mnt/pmem/db.sqlite?vfs=pmemlease
+ * (or `.open --vfs pmemlease FILE` where the shell has it; Debian's 3.40
+ * does not)
  * or with PMEMLEASE_SQLITE_DEFAULT=1 in the environment, every database
  * opened after the .load uses it.  From C: link -lpmemlease_sqlite
  * -lsqlite3 and call pml_sqlite_register(), then sqlite3_open_v2(...,

@@ -36,6 +36,7 @@ while [ $# -gt 0 ]; do
 	*) echo "run-sqlite-vm.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
+build=$(cd "$build" && pwd)
 out=${out:-$build/sqlite-vm}
 bench=$build/tests/bench/pml-sqlite-bench
 [ -x "$bench" ] || { echo "run-sqlite-vm.sh: build $bench first" >&2; exit 1; }
