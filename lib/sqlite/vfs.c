@@ -47,8 +47,8 @@ struct db_file {
 	sqlite3_int64 mmap_size;	/* xFetch serves [0, mmap_size) */
 	uint64_t chunk;			/* SQLITE_FCNTL_CHUNK_SIZE */
 	uint64_t dirty_lo, dirty_hi;	/* written since xSync (msync) */
-	uint64_t pending_truncate;	/* 0, or postponed to the unfetch
-					 * (UINT64_MAX: to 0) */
+	bool truncate_pending;		/* postponed to the xUnfetch */
+	uint64_t truncate_to;
 	bool tail_dirty;		/* written past the region: fdatasync */
 	/*
 	 * The mapping's libpmem2 functions, known once something is mapped:
@@ -419,10 +419,11 @@ db_truncate(sqlite3_file *f, sqlite3_int64 nbytes)
 	 * is still the same database.
 	 */
 	if (fetched_past(p, size / p->d->align * p->d->align)) {
-		p->pending_truncate = size ? size : UINT64_MAX;
+		p->truncate_pending = true;
+		p->truncate_to = size;
 		return SQLITE_OK;
 	}
-	p->pending_truncate = 0;
+	p->truncate_pending = false;
 	return db_truncate_now(p, size);
 }
 
@@ -498,10 +499,9 @@ db_unfetch(sqlite3_file *f, sqlite3_int64 ofst, void *page)
 			break;
 		}
 	}
-	if (p->pending_truncate && !fetched_past(p, p->pending_truncate /
+	if (p->truncate_pending && !fetched_past(p, p->truncate_to /
 			p->d->align * p->d->align))
-		return db_truncate(f, p->pending_truncate == UINT64_MAX ? 0 :
-				(sqlite3_int64)p->pending_truncate);
+		return db_truncate(f, (sqlite3_int64)p->truncate_to);
 	return SQLITE_OK;
 }
 
@@ -513,9 +513,8 @@ db_close(sqlite3_file *f)
 	while (p->nfetch)
 		pml_lease_put(p->fetch[--p->nfetch].lease);
 	sqlite3_free(p->fetch);
-	if (p->pending_truncate)
-		(void) db_truncate_now(p, p->pending_truncate == UINT64_MAX ?
-				0 : p->pending_truncate);
+	if (p->truncate_pending)
+		(void) db_truncate_now(p, p->truncate_to);
 
 	int rc = p->real->pMethods->xClose(p->real);
 
