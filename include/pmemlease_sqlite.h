@@ -18,9 +18,12 @@
  *     copies, so a truncate in another process waits for it instead of
  *     pulling the pages out from under the copy;
  *   - xFetch (SQLite's memory-mapped I/O, PRAGMA mmap_size) hands out
- *     pointers into the mapping held by REF leases, put by xUnfetch: a
- *     page SQLite reads in place is never truncated away under it.  A page
- *     behind a barrier is not fetched (SQLite falls back to xRead);
+ *     pointers into the mapping held by a REF lease over the mapped part
+ *     of the file, taken at the connection's first fetch and put at the
+ *     xUnfetch of its last: a page SQLite reads in place is never
+ *     truncated away under it (and a layout change of the file waits for
+ *     the connection's read to end).  With a barrier up, nothing is
+ *     fetched (SQLite falls back to xRead);
  *   - xTruncate goes through the lease-drain barrier (pml_region_truncate):
  *     it waits for the leases over the cut part -- SQLite's own fetches in
  *     other processes, and any DMA a program has pinned there (pmemlease

@@ -28,13 +28,6 @@
 
 #define PML_SQLITE_PUBLIC __attribute__((visibility("default")))
 
-/* a page SQLite has fetched (xFetch): the REF lease that holds it */
-struct fetched {
-	uint64_t off;
-	uint64_t len;
-	struct pml_lease *lease;
-};
-
 /*
  * An open file.  For a main database, the unix VFS's file follows this
  * struct (real): it takes the locks and serves the WAL-index.  For any
@@ -59,8 +52,13 @@ struct db_file {
 	pml_memcpy_fn memcpy_fn;
 	pml_persist_fn persist_fn;
 	pml_drain_fn drain_fn;
-	struct fetched *fetch;
-	unsigned nfetch, capfetch;
+	/*
+	 * xFetch's pages: one REF lease over [0, window) holds them all while
+	 * any is out -- one counter per fetch instead of a lease each.
+	 */
+	struct pml_lease *window;
+	uint64_t window_end;
+	unsigned nfetch;
 };
 
 /* a database file's region, shared by the process's connections to it */
@@ -381,10 +379,7 @@ db_file_size(sqlite3_file *f, sqlite3_int64 *size)
 static bool
 fetched_past(const struct db_file *p, uint64_t off)
 {
-	for (unsigned i = 0; i < p->nfetch; i++)
-		if (p->fetch[i].off + p->fetch[i].len > off)
-			return true;
-	return false;
+	return p->nfetch && p->window_end > off;
 }
 
 static int
@@ -461,26 +456,33 @@ db_fetch(sqlite3_file *f, sqlite3_int64 ofst, int amt, void **pp)
 {
 	struct db_file *p = db_of(f);
 	uint64_t off = (uint64_t)ofst, n = (uint64_t)amt;
-	struct pml_lease *l;
 
 	*pp = NULL;
 	if (off + n > (uint64_t)p->mmap_size)
 		return SQLITE_OK;
-	if (p->nfetch == p->capfetch) {
-		unsigned cap = p->capfetch ? 2 * p->capfetch : 16;
-		struct fetched *t = sqlite3_realloc64(p->fetch,
-				cap * sizeof(*t));
+	if (!p->window) {
+		uint64_t end = pml_region_size(p->d->region);
 
-		if (!t)
-			return SQLITE_OK;	/* read instead */
-		p->fetch = t;
-		p->capfetch = cap;
+		if (end > (uint64_t)p->mmap_size)
+			end = (uint64_t)p->mmap_size;
+		/* a barrier or the end in the way: SQLite reads instead */
+		if (end == 0 || pml_lease_acquire(&p->window, p->d->region, 0,
+				end, PML_LEASE_REF | PML_LEASE_NOWAIT, NULL,
+				NULL)) {
+			p->window = NULL;
+			return SQLITE_OK;
+		}
+		p->window_end = end;
 	}
-	/* a barrier or the end in the way: SQLite reads instead */
-	if (pml_lease_acquire(&l, p->d->region, off, n,
-			PML_LEASE_REF | PML_LEASE_NOWAIT, NULL, NULL))
+	if (off + n > p->window_end) {
+		/* grown since the window was taken: read it this time */
+		if (p->nfetch == 0) {
+			pml_lease_put(p->window);
+			p->window = NULL;
+		}
 		return SQLITE_OK;
-	p->fetch[p->nfetch++] = (struct fetched){ off, n, l };
+	}
+	p->nfetch++;
 	*pp = p->d->base + off;
 	return SQLITE_OK;
 }
@@ -490,14 +492,9 @@ db_unfetch(sqlite3_file *f, sqlite3_int64 ofst, void *page)
 {
 	struct db_file *p = db_of(f);
 
-	if (page) {
-		for (unsigned i = 0; i < p->nfetch; i++) {
-			if (p->fetch[i].off != (uint64_t)ofst)
-				continue;
-			pml_lease_put(p->fetch[i].lease);
-			p->fetch[i] = p->fetch[--p->nfetch];
-			break;
-		}
+	if (page && p->nfetch && --p->nfetch == 0) {
+		pml_lease_put(p->window);
+		p->window = NULL;
 	}
 	if (p->truncate_pending && !fetched_past(p, p->truncate_to /
 			p->d->align * p->d->align))
@@ -510,9 +507,8 @@ db_close(sqlite3_file *f)
 {
 	struct db_file *p = db_of(f);
 
-	while (p->nfetch)
-		pml_lease_put(p->fetch[--p->nfetch].lease);
-	sqlite3_free(p->fetch);
+	if (p->window)
+		pml_lease_put(p->window);
 	if (p->truncate_pending)
 		(void) db_truncate_now(p, p->truncate_to);
 

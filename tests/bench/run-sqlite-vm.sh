@@ -44,7 +44,7 @@ bench=$build/tests/bench/pml-sqlite-bench
 # NAME BINARY TARGETS PHASES TIMEOUT FILES COMMAND (tests/vm/CMakeLists.txt)
 mkdir -p "$out"
 cat >"$out/manifest.txt" <<EOM
-sqlite $bench ext4,xfs 1 1800 - $bench -d \$PMLVM_DIR -n $rows -r $reps
+sqlite $bench ext4,xfs 1 1800 - \$PMLVM_BIN -d \$PMLVM_DIR -n $rows -r $reps
 EOM
 
 rc=0

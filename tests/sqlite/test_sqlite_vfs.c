@@ -11,6 +11,8 @@
  *     them (pml_snapshot sees them), gone after;
  *   - VACUUM's truncate waits for a PIN another process holds over the
  *     database's tail, and finishes after its put.
+ * Other processes are this program again (--writer, --hold), never a bare
+ * fork(): the library's threads do not survive one.
  * PML_TEST_SCALE scales the row counts (the real-DAX guest runs it too).
  */
 #include "common.h"
@@ -18,7 +20,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -196,22 +197,20 @@ two_writers(const char *mode)
 	exec(db, sql);
 	sqlite3_close(db);
 
-	pid_t pid[2];
+	/* two processes of this program (a fork alone would carry threads) */
+	struct pmlt_cmd c[2];
+	char who[2][8], n[16], m[16];
 
+	snprintf(n, sizeof(n), "%d", txns);
+	snprintf(m, sizeof(m), "%d", per);
 	for (int w = 0; w < 2; w++) {
-		pid[w] = fork();
-		assert_true(pid[w] >= 0);
-		if (pid[w] == 0) {
-			writer(path, w, txns, per);
-			_exit(0);
-		}
+		snprintf(who[w], sizeof(who[w]), "%d", w);
+		pmlt_cmd_start(&c[w], (const char *[]){ "/proc/self/exe",
+				"--writer", path, who[w], n, m, NULL }, NULL);
 	}
-	for (int w = 0; w < 2; w++) {
-		int st;
-
-		assert_int_equal(waitpid(pid[w], &st, 0), pid[w]);
-		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	}
+	for (int w = 0; w < 2; w++)
+		assert_int_equal(pmlt_cmd_finish(&c[w], "a writer", 600000),
+				0);
 	db = db_open(path, PML_SQLITE_VFS_NAME);
 	integrity_ok(db);
 	query(db, "SELECT count(*) || '|' || sum(who) FROM t", r, sizeof(r));
@@ -321,8 +320,7 @@ vacuum_fn(void *arg)
 static void
 test_vacuum_waits_for_pin(void **state)
 {
-	char path[4200];
-	int go[2], ready[2];
+	char path[4200], lease[64];
 
 	pmlt_path(path, sizeof(path), "pin.db");
 	sqlite3 *db = db_open(path, PML_SQLITE_VFS_NAME);
@@ -334,32 +332,25 @@ test_vacuum_waits_for_pin(void **state)
 
 	uint64_t size = pmlt_file_size(path);
 
-	assert_int_equal(pipe(go), 0);
-	assert_int_equal(pipe(ready), 0);
+	/* another process pins the file's last unit, as a DMA would */
+	struct pmlt_cmd h;
 
-	pid_t pid = fork();
+	snprintf(lease, sizeof(lease), "%" PRIu64, size / 4096 * 4096 - 4096);
+	pmlt_cmd_start(&h, (const char *[]){ "/proc/self/exe", "--hold", path,
+			lease, "2500", NULL }, NULL);
+	/* until the snapshot shows its PIN */
+	unsigned pins = 0;
 
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		/* another process pins the file's last unit, as a DMA would */
-		struct pml_region *r = NULL;
-		struct pml_lease *l = NULL;
-		char c = 0;
+	for (int i = 0; i < 1000 && pins == 0; i++) {
+		struct pml_snapshot *s = NULL;
 
-		if (pml_region_open(&r, path, NULL) ||
-		    pml_lease_acquire(&l, r, size - 4096, 4096, PML_LEASE_PIN,
-				NULL, NULL))
-			_exit(2);
-		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
-			_exit(3);
-		pml_lease_put(l);
-		pml_region_close(&r);
-		_exit(0);
+		pmlt_sleep_ms(10);
+		PMLT_OK(pml_snapshot_take(&s, path, h.pid, 1000));
+		if (pml_snapshot_nfiles(s) && pml_snapshot_file(s, 0)->nholders)
+			pins = pml_snapshot_holder(s, 0, 0)->nleases;
+		pml_snapshot_free(&s);
 	}
-
-	char c;
-
-	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_true(pins > 0);
 
 	struct vacuum_call vc = { db };
 	struct pmlt_async a;
@@ -369,13 +360,8 @@ test_vacuum_waits_for_pin(void **state)
 	if (pmlt_async_is_done(&a))
 		fail_msg("VACUUM finished while another process pinned the "
 				"tail it cuts");
-	assert_int_equal(write(go[1], "g", 1), 1);
 	assert_int_equal(pmlt_async_finish(&a, "VACUUM"), SQLITE_OK);
-
-	int st;
-
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(pmlt_cmd_finish(&h, "the holder", 60000), 0);
 	assert_true(pmlt_file_size(path) < size);
 	integrity_ok(db);
 
@@ -385,15 +371,37 @@ test_vacuum_waits_for_pin(void **state)
 	assert_string_equal(r, "1000");
 	sqlite3_close(db);
 	unlink(path);
-	close(go[0]);
-	close(go[1]);
-	close(ready[0]);
-	close(ready[1]);
+}
+
+/* --hold PATH OFFSET MS: a PIN over [OFFSET, +4096) for MS, as a DMA */
+static int
+hold(const char *path, uint64_t off, unsigned ms)
+{
+	struct pml_region *r = NULL;
+	struct pml_lease *l = NULL;
+	const struct pml_region_opts o = { .flags = PML_REGION_PARTIAL_TAIL };
+
+	if (pml_region_open(&r, path, &o) || pml_lease_acquire(&l, r, off, 4096,
+			PML_LEASE_PIN, NULL, NULL)) {
+		fprintf(stderr, "hold: %s\n", pml_errormsg());
+		return 1;
+	}
+	pmlt_sleep_ms(ms);
+	pml_lease_put(l);
+	return pml_region_close(&r) ? 1 : 0;
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	if (argc == 5 && strcmp(argv[1], "--hold") == 0)
+		return hold(argv[2], strtoull(argv[3], NULL, 0),
+				(unsigned)atoi(argv[4]));
+	if (argc == 6 && strcmp(argv[1], "--writer") == 0) {
+		pml_sqlite_register(0);
+		writer(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+		return 0;
+	}
 	if (pml_sqlite_register(0) != SQLITE_OK) {
 		fprintf(stderr, "pml_sqlite_register failed\n");
 		return 1;
