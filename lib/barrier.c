@@ -384,7 +384,7 @@ layout_enter(struct pml_region *r, const struct pml_barrier_opts *o,
 	return ret;
 }
 
-/* layout_leave -- give the layout up, then lift what was released */
+/* layout_leave -- give the layout up, lift what was released, catch up */
 void
 layout_leave(struct pml_region *r)
 {
@@ -392,7 +392,13 @@ layout_leave(struct pml_region *r)
 
 	region_layout_end(r);
 	shared_layout_end(sf);
-	if (shared_lift(sf, r))
+	/*
+	 * A change of ours that no pass of ours has applied yet (a size set
+	 * without a barrier, a lift) would keep every acquire of this process
+	 * off its fast path until the agent's next tick: apply it now.
+	 */
+	if (shared_lift(sf, r) || atomic_load(&sf->h->state_seq) !=
+			atomic_load(&sf->seen_state_seq))
 		agent_pass(sf, NULL);
 }
 

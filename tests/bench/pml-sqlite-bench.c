@@ -16,7 +16,8 @@
  * spread; the ratio is the median of each repetition's own ratio
  * (pmemlease / unix: below 1 is faster).
  *
- * usage: pml-sqlite-bench [-d DIR] [-n ROWS] [-r REPS] [-j MODE]
+ * usage: pml-sqlite-bench [-d DIR] [-n ROWS] [-r REPS] [-j MODE] [-o VFS]
+ * (-o runs one VFS only, for a profiler: no ratios then)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -153,19 +154,20 @@ workload(const char *path, const char *vfs, const char *mode, unsigned n,
 int
 main(int argc, char **argv)
 {
-	const char *dir = ".", *mode = "WAL";
+	const char *dir = ".", *mode = "WAL", *only = NULL;
 	unsigned n = 50000, reps = 5;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "d:n:r:j:h")) != -1) {
+	while ((opt = getopt(argc, argv, "d:n:r:j:o:h")) != -1) {
 		switch (opt) {
 		case 'd': dir = optarg; break;
 		case 'n': n = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'r': reps = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'j': mode = optarg; break;
+		case 'o': only = optarg; break;
 		default:
 			fprintf(stderr, "usage: pml-sqlite-bench [-d DIR] "
-					"[-n ROWS] [-r REPS] [-j MODE]\n");
+					"[-n ROWS] [-r REPS] [-j MODE] [-o VFS]\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
@@ -192,6 +194,8 @@ main(int argc, char **argv)
 		for (unsigned j = 0; j < 2; j++) {
 			unsigned w = (j + k) % 2;
 
+			if (only && strcmp(only, vfs[w]) != 0)
+				continue;	/* profiling one of them */
 			workload(path, vfs[w], mode, n, t);
 			for (unsigned p = 0; p < NPHASES; p++)
 				v[w][p][k] = t[p] / 1e6;
