@@ -479,6 +479,27 @@ print_state(struct mp_fix *f)
 	free(h);
 }
 
+/* is a barrier up on the data file?  (its phase, read off the state file) */
+static bool
+barrier_up(void *arg)
+{
+	struct mp_fix *f = arg;
+	char st[8400];
+	struct shm_header *h = malloc(sizeof(*h));
+	bool up = false;
+
+	mp_state_path(st, sizeof(st), f->rt, f->path);
+
+	int fd = open(st, O_RDONLY);
+
+	if (fd >= 0 && pread(fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h))
+		up = h->barrier_phase != SHM_PHASE_NONE;
+	if (fd >= 0)
+		close(fd);
+	free(h);
+	return up;
+}
+
 /*
  * An acquire in B waiting on A's shrink barrier, in the part being cut,
  * must find the range gone (-EINVAL) when the barrier drops -- never be
@@ -501,7 +522,13 @@ test_waiting_acquire_in_cut_part(void **state)
 		struct layout_call tc = { f->r, 16 * A, 0, mp_long() };
 
 		pmlt_async_start(&f->async, layout_fn, &tc);
-		pmlt_sleep_ms(2);
+		/*
+		 * B's acquire must come after the barrier: one that came
+		 * before would hold a lease the shrink waits for, which B
+		 * puts only once the shrink returned.
+		 */
+		if (mp_poll_ms(barrier_up, f, EV_MS) < 0)
+			fail_msg("round %u: A's shrink raised no barrier", i);
 		mp_ok(&f->b, "aacq w 1 %" PRIu64 " %" PRIu64 " 0 none", 17 * A,
 				A);
 		pmlt_sleep_ms(3);
