@@ -868,3 +868,38 @@ pmlt_cmd_finish(struct pmlt_cmd *c, const char *what, unsigned max_ms)
 			n ? c->out : "(nothing)\n");
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
+
+unsigned
+pmlt_leases_of(const char *path, pid_t pid, unsigned flags)
+{
+	struct pml_snapshot *s = NULL;
+	unsigned n = 0;
+
+	PMLT_OK(pml_snapshot_take(&s, path, pid, 2000));
+	for (unsigned f = 0; f < pml_snapshot_nfiles(s); f++) {
+		const struct pml_file_info *fi = pml_snapshot_file(s, f);
+
+		for (unsigned h = 0; h < fi->nholders; h++) {
+			const struct pml_holder_info *hi =
+				pml_snapshot_holder(s, f, h);
+
+			for (unsigned i = 0; i < hi->nleases; i++)
+				n += (pml_snapshot_lease(s, f, h, i)->flags &
+						flags) == flags;
+		}
+	}
+	pml_snapshot_free(&s);
+	return n;
+}
+
+void
+pmlt_wait_leases(const char *path, pid_t pid, unsigned ms)
+{
+	for (unsigned t = 0; t < ms; t += 10) {
+		if (pmlt_leases_of(path, pid, 0))
+			return;
+		pmlt_sleep_ms(10);
+	}
+	fail_msg("pid %d took no lease on %s within %u ms", (int)pid, path,
+			ms);
+}

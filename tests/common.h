@@ -235,6 +235,14 @@ void pmlt_holder_init(struct pmlt_holder *h, int id);
 int pmlt_hold(struct pmlt_holder *h, struct pml_region *r, uint64_t off,
 		uint64_t len, unsigned flags);
 
+/*
+ * the leases process pid holds on the file at path, by a snapshot (the
+ * inspection API); with flags PML_LEASE_REF only the REF leases
+ */
+unsigned pmlt_leases_of(const char *path, pid_t pid, unsigned flags);
+/* wait (up to ms) until pid holds a lease on path; fails the test if not */
+void pmlt_wait_leases(const char *path, pid_t pid, unsigned ms);
+
 /* ------------------------------------------------------------ commands */
 
 /* a program run by a test: its output (stdout and stderr) collected */

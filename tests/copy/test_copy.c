@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 
 #include "pmemlease_sqlite.h"
+#include "sqlt.h"
 
 #define MAX_MS 60000
 
@@ -97,18 +98,7 @@ test_truncate_waits_for_chunks_in_flight(void **state)
 	pmlt_cmd_start(&c, (const char *[]){ cli(), "copy", "--chunk", "16k",
 			"--depth", "64", "--hold-ms", "1500", src, dst, NULL },
 			NULL);
-	/* wait until the copy holds its leases */
-	struct pml_snapshot *s = NULL;
-	unsigned leases = 0;
-
-	for (int i = 0; i < 500 && leases == 0; i++) {
-		pmlt_sleep_ms(10);
-		PMLT_OK(pml_snapshot_take(&s, src, c.pid, 1000));
-		if (pml_snapshot_nfiles(s) && pml_snapshot_file(s, 0)->nholders)
-			leases = pml_snapshot_holder(s, 0, 0)->nleases;
-		pml_snapshot_free(&s);
-	}
-	assert_true(leases > 0);
+	pmlt_wait_leases(src, c.pid, 10000);
 
 	uint64_t t0 = pmlt_now_ns();
 
@@ -162,39 +152,6 @@ test_bad_arguments(void **state)
 
 /* ------------------------------------------------- the database scenario */
 
-static sqlite3 *
-db_open(const char *path, const char *vfs)
-{
-	sqlite3 *db = NULL;
-
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
-			SQLITE_OPEN_CREATE, vfs) != SQLITE_OK)
-		fail_msg("open %s: %s", path, sqlite3_errmsg(db));
-	sqlite3_busy_timeout(db, 30000);
-	return db;
-}
-
-static void
-exec(sqlite3 *db, const char *sql)
-{
-	char *err = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("%s: %s", sql, err);
-}
-
-static void
-query(sqlite3 *db, const char *sql, char *out, size_t n)
-{
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
-			sqlite3_step(st) != SQLITE_ROW)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-}
-
 static int
 vacuum_fn(void *db)
 {
@@ -222,16 +179,16 @@ test_database_copy_and_journal_restore(void **state)
 	snprintf(copy_journal, sizeof(copy_journal), "%s-journal", copy);
 	snprintf(with, sizeof(with), "%s:%s", journal, copy_journal);
 
-	sqlite3 *db = db_open(db_path, PML_SQLITE_VFS_NAME);
+	sqlite3 *db = sqlt_open(db_path, PML_SQLITE_VFS_NAME);
 
-	exec(db, "PRAGMA journal_mode=DELETE; CREATE TABLE t(id INTEGER "
+	sqlt_exec(db, "PRAGMA journal_mode=DELETE; CREATE TABLE t(id INTEGER "
 			"PRIMARY KEY, v TEXT); WITH RECURSIVE s(x) AS (SELECT 1 "
 			"UNION ALL SELECT x + 1 FROM s WHERE x < 30000) INSERT "
 			"INTO t(v) SELECT printf('%0200d', x) FROM s");
-	query(db, "SELECT count(*) || '|' || sum(id) FROM t", before,
+	sqlt_query(db, "SELECT count(*) || '|' || sum(id) FROM t", before,
 			sizeof(before));
 	/* a small cache: the DELETE's pages go to the file before COMMIT */
-	exec(db, "PRAGMA cache_size=8; BEGIN; DELETE FROM t WHERE id % 3 = 0");
+	sqlt_exec(db, "PRAGMA cache_size=8; BEGIN; DELETE FROM t WHERE id % 3 = 0");
 	assert_int_equal(access(journal, F_OK), 0);	/* hot */
 
 	uint64_t size = pmlt_file_size(db_path);
@@ -260,19 +217,19 @@ test_database_copy_and_journal_restore(void **state)
 	/* VACUUM's truncate asked the copy to let go, and waited for it */
 	assert_null(strstr(c.out, " 0 breaks"));
 	assert_true(pmlt_file_size(db_path) < size);
-	query(db, "PRAGMA integrity_check", got, sizeof(got));
+	sqlt_query(db, "PRAGMA integrity_check", got, sizeof(got));
 	assert_string_equal(got, "ok");
-	query(db, "SELECT count(*) || '|' || sum(id) FROM t", after,
+	sqlt_query(db, "SELECT count(*) || '|' || sum(id) FROM t", after,
 			sizeof(after));
 	assert_string_not_equal(after, before);
 	sqlite3_close(db);
 
 	/* the copy and its journal: SQLite's own unix VFS rolls it back */
-	sqlite3 *restored = db_open(copy, "unix");
+	sqlite3 *restored = sqlt_open(copy, "unix");
 
-	query(restored, "PRAGMA integrity_check", got, sizeof(got));
+	sqlt_query(restored, "PRAGMA integrity_check", got, sizeof(got));
 	assert_string_equal(got, "ok");
-	query(restored, "SELECT count(*) || '|' || sum(id) FROM t", got,
+	sqlt_query(restored, "SELECT count(*) || '|' || sum(id) FROM t", got,
 			sizeof(got));
 	printf("# live: %s rows|sum; the copy restored: %s; before the "
 			"DELETE: %s\n", after, got, before);

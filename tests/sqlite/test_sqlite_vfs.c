@@ -25,52 +25,7 @@
 #include <sqlite3.h>
 
 #include "pmemlease_sqlite.h"
-
-static sqlite3 *
-db_open(const char *path, const char *vfs)
-{
-	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
-			SQLITE_OPEN_CREATE, vfs);
-
-	if (rc != SQLITE_OK)
-		fail_msg("open %s with %s: %s", path, vfs, db ?
-				sqlite3_errmsg(db) : sqlite3_errstr(rc));
-	sqlite3_busy_timeout(db, 30000);
-	return db;
-}
-
-static void
-exec(sqlite3 *db, const char *sql)
-{
-	char *err = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("%s: %s", sql, err);
-}
-
-/* the first column of the first row, as text */
-static void
-query(sqlite3 *db, const char *sql, char *out, size_t n)
-{
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	if (sqlite3_step(st) != SQLITE_ROW)
-		fail_msg("%s: no row: %s", sql, sqlite3_errmsg(db));
-	snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-}
-
-static void
-integrity_ok(sqlite3 *db)
-{
-	char r[256];
-
-	query(db, "PRAGMA integrity_check", r, sizeof(r));
-	assert_string_equal(r, "ok");
-}
+#include "sqlt.h"
 
 static uint64_t
 rows(void)
@@ -85,7 +40,7 @@ static void
 workload(const char *path, const char *vfs, const char *mode, int mmap_on,
 		char *out, size_t n)
 {
-	sqlite3 *db = db_open(path, vfs);
+	sqlite3 *db = sqlt_open(path, vfs);
 	char sql[512];
 	uint64_t total = rows(), batch = total / 10;
 
@@ -93,20 +48,20 @@ workload(const char *path, const char *vfs, const char *mode, int mmap_on,
 			"PRAGMA mmap_size=%d; CREATE TABLE t(id INTEGER PRIMARY "
 			"KEY, k INTEGER, v TEXT); CREATE INDEX tk ON t(k);", mode,
 			mmap_on ? 256 << 20 : 0);
-	exec(db, sql);
+	sqlt_exec(db, sql);
 	for (int i = 0; i < 10; i++) {
 		snprintf(sql, sizeof(sql), "BEGIN; WITH RECURSIVE s(x) AS "
 				"(SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < "
 				"%" PRIu64 ") INSERT INTO t(k, v) SELECT x * %d, "
 				"printf('row %%d of batch %d', x) FROM s; COMMIT;",
 				batch, i + 1, i);
-		exec(db, sql);
+		sqlt_exec(db, sql);
 	}
-	exec(db, "UPDATE t SET v = upper(v) || v WHERE id % 7 = 0");
-	exec(db, "DELETE FROM t WHERE id % 3 = 0");
-	exec(db, "VACUUM");
-	integrity_ok(db);
-	query(db, "SELECT count(*) || '|' || sum(k) || '|' || sum(length(v)) "
+	sqlt_exec(db, "UPDATE t SET v = upper(v) || v WHERE id % 7 = 0");
+	sqlt_exec(db, "DELETE FROM t WHERE id % 3 = 0");
+	sqlt_exec(db, "VACUUM");
+	sqlt_integrity_ok(db);
+	sqlt_query(db, "SELECT count(*) || '|' || sum(k) || '|' || sum(length(v)) "
 			"|| '|' || max(v) FROM t", out, n);
 	sqlite3_close(db);
 }
@@ -125,10 +80,10 @@ compare_with_unix(const char *mode, int mmap_on)
 	assert_string_equal(ra, rb);
 
 	/* and the unix VFS reads ours as the same database */
-	sqlite3 *db = db_open(a, "unix");
+	sqlite3 *db = sqlt_open(a, "unix");
 
-	integrity_ok(db);
-	query(db, "SELECT count(*) || '|' || sum(k) || '|' || sum(length(v)) "
+	sqlt_integrity_ok(db);
+	sqlt_query(db, "SELECT count(*) || '|' || sum(k) || '|' || sum(length(v)) "
 			"|| '|' || max(v) FROM t", rb, sizeof(rb));
 	assert_string_equal(ra, rb);
 	sqlite3_close(db);
@@ -165,7 +120,7 @@ test_workload_wal_mmap(void **state)
 static void
 writer(const char *path, int who, int txns, int per)
 {
-	sqlite3 *db = db_open(path, PML_SQLITE_VFS_NAME);
+	sqlite3 *db = sqlt_open(path, PML_SQLITE_VFS_NAME);
 	char sql[256];
 
 	for (int i = 0; i < txns; i++) {
@@ -190,11 +145,11 @@ two_writers(const char *mode)
 	const int txns = (int)pmlt_scaled(200) + 1, per = 50;
 
 	pmlt_path(path, sizeof(path), "two.db");
-	sqlite3 *db = db_open(path, PML_SQLITE_VFS_NAME);
+	sqlite3 *db = sqlt_open(path, PML_SQLITE_VFS_NAME);
 
 	snprintf(sql, sizeof(sql), "PRAGMA journal_mode=%s; CREATE TABLE "
 			"t(id INTEGER PRIMARY KEY, who INTEGER, v BLOB)", mode);
-	exec(db, sql);
+	sqlt_exec(db, sql);
 	sqlite3_close(db);
 
 	/* two processes of this program (a fork alone would carry threads) */
@@ -211,9 +166,9 @@ two_writers(const char *mode)
 	for (int w = 0; w < 2; w++)
 		assert_int_equal(pmlt_cmd_finish(&c[w], "a writer", 600000),
 				0);
-	db = db_open(path, PML_SQLITE_VFS_NAME);
-	integrity_ok(db);
-	query(db, "SELECT count(*) || '|' || sum(who) FROM t", r, sizeof(r));
+	db = sqlt_open(path, PML_SQLITE_VFS_NAME);
+	sqlt_integrity_ok(db);
+	sqlt_query(db, "SELECT count(*) || '|' || sum(who) FROM t", r, sizeof(r));
 
 	char want[64];
 
@@ -238,42 +193,15 @@ test_two_processes_wal(void **state)
 
 /* ------------------------------------------------ xFetch and its leases */
 
-/* REF leases this process holds on path, by the snapshot */
-static unsigned
-my_ref_leases(const char *path)
-{
-	struct pml_snapshot *s = NULL;
-	unsigned n = 0;
-
-	PMLT_OK(pml_snapshot_take(&s, path, getpid(), 2000));
-	for (unsigned f = 0; f < pml_snapshot_nfiles(s); f++) {
-		const struct pml_file_info *fi = pml_snapshot_file(s, f);
-
-		for (unsigned h = 0; h < fi->nholders; h++) {
-			const struct pml_holder_info *hi =
-				pml_snapshot_holder(s, f, h);
-
-			for (unsigned i = 0; i < hi->nleases; i++) {
-				const struct pml_lease_info *l =
-					pml_snapshot_lease(s, f, h, i);
-
-				n += l->flags & PML_LEASE_REF ? 1 : 0;
-			}
-		}
-	}
-	pml_snapshot_free(&s);
-	return n;
-}
-
 static void
 test_fetch_holds_ref_leases(void **state)
 {
 	char path[4200];
 
 	pmlt_path(path, sizeof(path), "fetch.db");
-	sqlite3 *db = db_open(path, PML_SQLITE_VFS_NAME);
+	sqlite3 *db = sqlt_open(path, PML_SQLITE_VFS_NAME);
 
-	exec(db, "PRAGMA mmap_size=268435456; CREATE TABLE t(v BLOB); "
+	sqlt_exec(db, "PRAGMA mmap_size=268435456; CREATE TABLE t(v BLOB); "
 			"WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
 			"FROM s WHERE x < 500) INSERT INTO t SELECT "
 			"randomblob(3000) FROM s");
@@ -285,19 +213,19 @@ test_fetch_holds_ref_leases(void **state)
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 
-	unsigned held = my_ref_leases(path);
+	unsigned held = pmlt_leases_of(path, getpid(), PML_LEASE_REF);
 
 	printf("# a read in progress with mmap holds %u REF leases\n", held);
 	assert_true(held > 0);
 	sqlite3_finalize(st);
-	assert_int_equal(my_ref_leases(path), 0);
+	assert_int_equal(pmlt_leases_of(path, getpid(), PML_LEASE_REF), 0);
 
 	/* with mmap off, nothing is fetched */
-	exec(db, "PRAGMA mmap_size=0");
+	sqlt_exec(db, "PRAGMA mmap_size=0");
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT v FROM t", -1, &st,
 			NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(my_ref_leases(path), 0);
+	assert_int_equal(pmlt_leases_of(path, getpid(), PML_LEASE_REF), 0);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	unlink(path);
@@ -323,9 +251,9 @@ test_vacuum_waits_for_pin(void **state)
 	char path[4200], lease[64];
 
 	pmlt_path(path, sizeof(path), "pin.db");
-	sqlite3 *db = db_open(path, PML_SQLITE_VFS_NAME);
+	sqlite3 *db = sqlt_open(path, PML_SQLITE_VFS_NAME);
 
-	exec(db, "CREATE TABLE t(v BLOB); WITH RECURSIVE s(x) AS (SELECT 1 "
+	sqlt_exec(db, "CREATE TABLE t(v BLOB); WITH RECURSIVE s(x) AS (SELECT 1 "
 			"UNION ALL SELECT x + 1 FROM s WHERE x < 6000) INSERT "
 			"INTO t SELECT randomblob(1000) FROM s; "
 			"DELETE FROM t WHERE rowid > 1000");
@@ -338,19 +266,7 @@ test_vacuum_waits_for_pin(void **state)
 	snprintf(lease, sizeof(lease), "%" PRIu64, size / 4096 * 4096 - 4096);
 	pmlt_cmd_start(&h, (const char *[]){ "/proc/self/exe", "--hold", path,
 			lease, "2500", NULL }, NULL);
-	/* until the snapshot shows its PIN */
-	unsigned pins = 0;
-
-	for (int i = 0; i < 1000 && pins == 0; i++) {
-		struct pml_snapshot *s = NULL;
-
-		pmlt_sleep_ms(10);
-		PMLT_OK(pml_snapshot_take(&s, path, h.pid, 1000));
-		if (pml_snapshot_nfiles(s) && pml_snapshot_file(s, 0)->nholders)
-			pins = pml_snapshot_holder(s, 0, 0)->nleases;
-		pml_snapshot_free(&s);
-	}
-	assert_true(pins > 0);
+	pmlt_wait_leases(path, h.pid, 10000);
 
 	struct vacuum_call vc = { db };
 	struct pmlt_async a;
@@ -363,11 +279,11 @@ test_vacuum_waits_for_pin(void **state)
 	assert_int_equal(pmlt_async_finish(&a, "VACUUM"), SQLITE_OK);
 	assert_int_equal(pmlt_cmd_finish(&h, "the holder", 60000), 0);
 	assert_true(pmlt_file_size(path) < size);
-	integrity_ok(db);
+	sqlt_integrity_ok(db);
 
 	char r[64];
 
-	query(db, "SELECT count(*) FROM t", r, sizeof(r));
+	sqlt_query(db, "SELECT count(*) FROM t", r, sizeof(r));
 	assert_string_equal(r, "1000");
 	sqlite3_close(db);
 	unlink(path);
