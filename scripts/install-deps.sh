@@ -52,13 +52,16 @@ fi
 # against, and the script that tabulates fio's JSON); gnuplot-nox draws the
 # benchmark's plots (tests/bench/run-bench.sh).  coreutils' truncate(1),
 # util-linux's fallocate(1) and the sqlite3 shell run under the intercept
-# (tests/multiproc/test_mp_intercept.c).
+# (tests/multiproc/test_mp_intercept.c).  libjemalloc-dev builds the heap
+# on a region (lib/heap); libmemkind-dev is its benchmark's baseline
+# (tests/bench/pml-heap-bench.c).
 packages="build-essential cmake pkg-config
 	libpmem2-dev libdaxctl-dev libndctl-dev
 	libcmocka-dev libjson-c-dev liburing-dev
 	util-linux strace
 	fio dpkg-dev python3 gnuplot-nox
-	coreutils sqlite3"
+	coreutils sqlite3
+	libjemalloc-dev libmemkind-dev"
 
 echo "install-deps.sh: apt-get update"
 $as_root env DEBIAN_FRONTEND=noninteractive apt-get update
