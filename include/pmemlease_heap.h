@@ -79,7 +79,8 @@ const char *pml_heap_errormsg(void);
  * punched or shrunk under the heap's allocations by other means.  On devdax
  * the heap never purges (a punch there zeroes and deallocates nothing).
  * opts may be NULL.  Returns -EINVAL for bad arguments or unknown flags,
- * -ENOMEM when jemalloc cannot create an arena.  On success *heap is the
+ * -EMFILE with 64 heaps alive in the process, -ENOMEM when jemalloc cannot
+ * create an arena.  On success *heap is the
  * new heap; on failure it is left NULL.
  */
 int pml_heap_create(struct pml_heap **heap, struct pml_region *region,
@@ -98,7 +99,9 @@ int pml_heap_destroy(struct pml_heap **heap);
  * pml_heap_alloc -- size bytes inside the region (aligned to 16).
  *
  * NULL with errno EINVAL for a zero size or a bad heap, ENOMEM when the
- * region cannot grow to fit it.
+ * region cannot grow to fit it.  Growing the region is a layout change:
+ * it waits for one in progress on the file (a punch waiting for its
+ * leases, in any process) to end.
  */
 void *pml_heap_alloc(struct pml_heap *heap, size_t size);
 
