@@ -23,9 +23,11 @@
  *     it, so its blocks are neither punched nor handed to another
  *     allocation while a device may still DMA into them.
  *
- * The heap is volatile, like memkind's PMEM kind: its metadata (which
- * extents are free or used) lives in DRAM and in jemalloc's arena, and
- * nothing of it survives pml_heap_destroy() or the process.  What the region
+ * The heap is volatile, like memkind's PMEM kind: which extents are free
+ * or used is known only to this process (jemalloc keeps it in its arena's
+ * metadata, which it allocates through the same hooks: in the region, among
+ * the allocations), and nothing of it survives pml_heap_destroy() or the
+ * process.  What the region
  * holds when the heap is created is overwritten from offset 0 on; one heap
  * per region at a time.
  *
