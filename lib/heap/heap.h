@@ -48,9 +48,13 @@ int heap_err(int errnum, const char *fmt, ...)
 /* extent_hooks.c: fill heap->hooks */
 void heap_hooks_init(struct pml_heap *heap);
 
-/* heap_tcache.c: the MALLOCX_ flags of the calling thread for heap */
-int heap_mallocx_flags(struct pml_heap *heap);
+/*
+ * heap_tcache.c: a serial number for a new heap (-EMFILE past 64 heaps);
+ * the MALLOCX_ flags of the calling thread for heap (its arena and this
+ * thread's tcache for it); the tcaches of a heap being destroyed
+ */
 int heap_tcache_register(struct pml_heap *heap);
+int heap_mallocx_flags(struct pml_heap *heap);
 void heap_tcache_destroy_all(struct pml_heap *heap);
 
 /* heap_held.c: allocations under heap leases */
