@@ -55,12 +55,15 @@ fi
 # (tests/multiproc/test_mp_intercept.c).  libsqlite3-dev builds the SQLite
 # VFS (lib/sqlite); tcl-dev, SQLite's testfixture from Debian's sqlite3
 # source (tests/sqlite/suite, which fetches the source itself).
+# libjemalloc-dev builds the heap on a region (lib/heap); libmemkind-dev is
+# its benchmark's baseline (tests/bench/pml-heap-bench.c).
 packages="build-essential cmake pkg-config
 	libpmem2-dev libdaxctl-dev libndctl-dev
 	libcmocka-dev libjson-c-dev liburing-dev
 	util-linux strace
 	fio dpkg-dev python3 gnuplot-nox
-	coreutils sqlite3 libsqlite3-dev tcl-dev"
+	coreutils sqlite3 libsqlite3-dev tcl-dev
+	libjemalloc-dev libmemkind-dev"
 
 echo "install-deps.sh: apt-get update"
 $as_root env DEBIAN_FRONTEND=noninteractive apt-get update
