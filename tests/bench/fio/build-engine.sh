@@ -36,7 +36,8 @@ if ! command -v fio >/dev/null 2>&1; then
 	$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fio >&2
 fi
 
-src=$("$top/scripts/apt-source.sh" fio "$build/fio-src")
+cache=$build/fio-src
+src=$("$top/scripts/apt-source.sh" fio "$cache")
 [ -f "$src/fio.h" ] || { echo "build-engine.sh: no fio.h in $src" >&2; exit 1; }
 src=${src%/}
 # Debian's debian/rules runs ./configure --disable-native --prefix=/usr
