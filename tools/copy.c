@@ -17,7 +17,9 @@
  * that shrinks under the copy ends it at the new size.
  *
  * --with SRC:DST copies companion files (a database's rollback journal)
- * as soon as the last chunk landed, before the chunks still held are put.
+ * as soon as the last chunk landed, before the chunks still held are put;
+ * with it, one PIN over the whole source covers every chunk from the first
+ * to the companions, so a truncate of a part not yet copied waits too.
  * A copy is one moment of a database if no transaction wrote its pages
  * while the chunks were read -- or if the one that did had not committed
  * when the journal was taken: the journal holds the originals of the
@@ -63,7 +65,9 @@ usage_copy(FILE *out)
 		"  -w, --with SRC:DST   also copy file SRC to DST as soon as the last\n"
 		"                       chunk landed, before the chunks are put (a\n"
 		"                       database's journal; if SRC does not exist,\n"
-		"                       DST is removed); up to %d\n"
+		"                       DST is removed); up to %d.  The whole of\n"
+		"                       the source is then pinned until they are\n"
+		"                       copied\n"
 		"  -B, --buffered       DST without O_DIRECT (tmpfs refuses it)\n"
 		"  -q, --quiet          no summary\n"
 		"  -h, --help           show this help\n"
@@ -72,7 +76,8 @@ usage_copy(FILE *out)
 }
 
 struct chunk {
-	struct pml_lease *lease;
+	struct pml_lease *lease;	/* NULL under the whole-source PIN */
+	char *addr;
 	uint64_t off;
 	uint64_t len;
 	uint64_t done;		/* bytes written so far */
@@ -82,6 +87,7 @@ struct chunk {
 
 struct copy {
 	struct pml_region *r;
+	struct pml_lease *whole;	/* --with: a PIN over all of SRC */
 	int dst;
 	struct io_uring ring;
 	struct chunk *chunks;
@@ -121,8 +127,7 @@ submit(struct copy *c, struct chunk *k)
 
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_write(sqe, c->dst, (char *)pml_lease_addr(k->lease) +
-			k->done, (unsigned)(k->len - k->done), k->off + k->done);
+	io_uring_prep_write(sqe, c->dst, k->addr + k->done, (unsigned)(k->len - k->done), k->off + k->done);
 	io_uring_sqe_set_data(sqe, k);
 	int ret = io_uring_submit(&c->ring);
 
@@ -139,7 +144,8 @@ put_due(struct copy *c, bool force)
 		struct chunk *k = &c->chunks[i];
 
 		if (k->busy && k->put_at_ns && (force || now >= k->put_at_ns)) {
-			pml_lease_put(k->lease);
+			if (k->lease)
+				pml_lease_put(k->lease);
 			k->busy = false;
 			c->held--;
 		}
@@ -199,13 +205,21 @@ free_chunk(struct copy *c)
 static int
 acquire(struct copy *c, struct chunk *k, uint64_t off, uint64_t len)
 {
+	if (c->whole) {
+		/* the whole source is pinned already: its chunks are too */
+		k->lease = NULL;
+		k->addr = (char *)pml_lease_addr(c->whole) + off;
+		return 0;
+	}
 	for (;;) {
 		int ret = pml_lease_acquire(&k->lease, c->r, off, len,
 				PML_LEASE_PIN | (c->held ? PML_LEASE_NOWAIT : 0),
 				&copy_ops, c);
 
-		if (ret == 0)
+		if (ret == 0) {
+			k->addr = pml_lease_addr(k->lease);
 			return 0;
+		}
 		if (ret == -EINVAL && off + len > pml_region_size(c->r))
 			return 1;	/* shrunk under us: the copy ends */
 		if (ret != -EAGAIN)
@@ -259,7 +273,8 @@ copy_file(const char *src, const char *dst)
 static int
 run(struct copy *c, uint64_t *size_out)
 {
-	uint64_t size = pml_region_size(c->r), off = 0;
+	uint64_t size = c->whole ? pml_lease_length(c->whole) :
+		pml_region_size(c->r), off = 0;
 	int ret = 0;
 
 	while (off < size) {
@@ -269,11 +284,9 @@ run(struct copy *c, uint64_t *size_out)
 		while (!(k = free_chunk(c))) {
 			if (c->inflight && (ret = reap(c, true)))
 				return ret;
-			put_due(c, !c->inflight);
-			if (!c->inflight && c->held && !free_chunk(c)) {
-				/* all held: wait out the first hold */
-				usleep(1000);
-			}
+			put_due(c, false);
+			if (!c->inflight && !free_chunk(c))
+				usleep(1000);	/* all held: wait out a hold */
 		}
 
 		uint64_t len = size - off < c->chunk ? size - off : c->chunk;
@@ -285,7 +298,7 @@ run(struct copy *c, uint64_t *size_out)
 		}
 		if (ret)
 			return ret;
-		*k = (struct chunk){ k->lease, off, len, 0, 0, true };
+		*k = (struct chunk){ k->lease, k->addr, off, len, 0, 0, true };
 		c->held++;
 		if (++c->inflight > c->max_inflight)
 			c->max_inflight = c->inflight;
@@ -426,7 +439,20 @@ cmd_copy(int argc, char **argv)
 
 	uint64_t t0 = mono_ns(), copied = 0;
 
-	rc = run(&c, &copied);
+	/*
+	 * With companions, the whole source is pinned from the first chunk to
+	 * the companions: a truncate cutting a part not yet copied waits too,
+	 * so the copy and the companions are of one moment of the layout.
+	 */
+	if (nwith && pml_region_size(c.r) &&
+			(rc = pml_lease_acquire(&c.whole, c.r, 0,
+			pml_region_size(c.r), PML_LEASE_PIN, &copy_ops, &c))) {
+		fprintf(stderr, "%s copy: %s: %s\n", cli_prog, src,
+				cli_libmsg());
+		c.whole = NULL;
+	}
+	if (!rc)
+		rc = run(&c, &copied);
 	/*
 	 * The companions as soon as the last chunk landed, while the chunks
 	 * are still held: a journal that is hot now holds the original of
@@ -449,6 +475,8 @@ cmd_copy(int argc, char **argv)
 		if (c.held)
 			usleep(1000);
 	}
+	if (c.whole)
+		pml_lease_put(c.whole);
 	io_uring_queue_exit(&c.ring);
 	if (!rc && (ftruncate(c.dst, (off_t)copied) || fsync(c.dst)))
 		rc = -errno;

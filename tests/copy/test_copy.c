@@ -8,6 +8,8 @@
  *     --hold-ms after their writes, a slow device): the copy has all the
  *     bytes the truncate would have cut, the copy saw the break, and the
  *     truncate returned only after its puts;
+ *   - with --with, the whole source is pinned: a truncate of a part the
+ *     copy has not reached yet waits for the copy's end;
  *   - bad arguments and paths: a clear message and exit status, no DST;
  *   - the issue's scenario: a database (the VFS "pmemlease", rollback
  *     journal) is in the middle of a DELETE (pages spilled, journal hot)
@@ -119,6 +121,47 @@ test_truncate_waits_for_chunks_in_flight(void **state)
 	unlink(src);
 	unlink(dst);
 	unlink(orig);
+}
+
+/*
+ * With --with the whole source is pinned until the companions are copied:
+ * a truncate of a part the copy has not reached yet waits for the end of
+ * the copy, which then has every byte (one chunk in flight at a time).
+ */
+static void
+test_with_pins_the_whole_source(void **state)
+{
+	char src[4200], dst[4200], orig[4200], side[4200], with[9000];
+	uint64_t A = pmlt_probe_alignment(), size = 16 * A;
+	struct pml_region *r = NULL;
+	struct pmlt_cmd c;
+
+	pmlt_path(src, sizeof(src), "src");
+	pmlt_path(dst, sizeof(dst), "dst");
+	pmlt_path(orig, sizeof(orig), "orig");
+	pmlt_path(side, sizeof(side), "side");
+	pmlt_make_file(src, size, 11);
+	pmlt_make_file(orig, size, 11);
+	pmlt_make_file(side, A, 12);
+	snprintf(with, sizeof(with), "%s:%s.copy", side, side);
+	PMLT_OK(pml_region_open(&r, src, NULL));
+	pmlt_cmd_start(&c, (const char *[]){ cli(), "copy", "--chunk", "4k",
+			"--depth", "1", "--hold-ms", "50", "--with", with, src,
+			dst, NULL }, NULL);
+	pmlt_wait_leases(src, c.pid, 10000);
+	/* the copy is at its first chunks; cut the last three quarters */
+	PMLT_OK(pml_region_truncate(r, 4 * A, NULL));
+	assert_int_equal(pmlt_cmd_finish(&c, "copy --with under a truncate",
+			MAX_MS), 0);
+	same_files(orig, dst, size);
+	assert_int_equal(pmlt_file_size(src), 4 * A);
+	PMLT_OK(pml_region_close(&r));
+	unlink(src);
+	unlink(dst);
+	unlink(orig);
+	unlink(side);
+	strcat(side, ".copy");
+	unlink(side);
 }
 
 static void
@@ -250,6 +293,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copy_is_the_source),
 		cmocka_unit_test(test_truncate_waits_for_chunks_in_flight),
+		cmocka_unit_test(test_with_pins_the_whole_source),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_database_copy_and_journal_restore),
 	};
