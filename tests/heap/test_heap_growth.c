@@ -90,9 +90,11 @@ test_growth_to_enomem(void **state)
 	assert_int_equal(errno, ENOMEM);
 
 	/*
-	 * what is freed is allocated again: at least half the region in
+	 * what is freed is allocated again: at least a third of the region in
 	 * 1 MiB blocks (jemalloc's own metadata lies in the region too, in
-	 * blocks between the extents, so not all of it is contiguous)
+	 * blocks between the extents, so not all of it is contiguous; how
+	 * much depends on how the threads interleaved: 22 to 28 of 48 MiB
+	 * over 20 runs here, and half was too tight a bound)
 	 */
 	for (unsigned i = 0; i < THREADS; i++)
 		for (unsigned k = 0; k < g[i].count; k++)
@@ -104,7 +106,7 @@ test_growth_to_enomem(void **state)
 		n++;
 	}
 	print_message("%u MiB allocated again\n", n);
-	assert_true(n >= max / MiB / 2);
+	assert_true(n >= max / MiB / 3);
 	assert_int_equal(pml_region_size(f.region), size);
 	while (n-- > 0)
 		pml_heap_free(f.heap, again[n]);
