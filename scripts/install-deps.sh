@@ -56,14 +56,17 @@ fi
 # VFS (lib/sqlite); tcl-dev, SQLite's testfixture from Debian's sqlite3
 # source (tests/sqlite/suite, which fetches the source itself).
 # libjemalloc-dev builds the heap on a region (lib/heap); libmemkind-dev is
-# its benchmark's baseline (tests/bench/pml-heap-bench.c).
+# its benchmark's baseline (tests/bench/pml-heap-bench.c).  scdoc builds
+# the manual pages; debootstrap and lintian are for tests/pkg/pkg-install.sh
+# (the Debian packages, built and installed in clean roots).
 packages="build-essential cmake pkg-config
 	libpmem2-dev libdaxctl-dev libndctl-dev
 	libcmocka-dev libjson-c-dev liburing-dev
 	util-linux strace
 	fio dpkg-dev python3 gnuplot-nox
 	coreutils sqlite3 libsqlite3-dev tcl-dev
-	libjemalloc-dev libmemkind-dev"
+	libjemalloc-dev libmemkind-dev
+	scdoc debootstrap lintian"
 
 echo "install-deps.sh: apt-get update"
 $as_root env DEBIAN_FRONTEND=noninteractive apt-get update
