@@ -9,13 +9,10 @@
  */
 #include <pmemlease_heap.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-#define CHECK(cond, ...) do { if (!(cond)) { \
-	fprintf(stderr, "heap: " __VA_ARGS__); \
-	fprintf(stderr, ": %s\n", pml_heap_errormsg()); return 1; } } while (0)
+#define CONSUMER_ERRMSG pml_heap_errormsg()
+#include "consumer.h"
 
 int main(int argc, char **argv)
 {

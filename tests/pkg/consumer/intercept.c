@@ -14,28 +14,13 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int breaks;
-
-static void on_break(struct pml_lease *lease, enum pml_break_reason reason,
-		void *arg)
-{
-	(void)arg;
-	if (reason == PML_BREAK_LAYOUT) {
-		breaks++;
-		pml_lease_put(lease);
-	}
-}
-
-#define CHECK(cond, ...) do { if (!(cond)) { \
-	fprintf(stderr, "intercept: " __VA_ARGS__); \
-	fprintf(stderr, ": %s\n", pml_errormsg()); return 1; } } while (0)
+#include "consumer.h"
 
 int main(int argc, char **argv)
 {
 	struct pml_region_opts ro = { .max_size = 4U << 20,
 				      .flags = PML_REGION_CREATE };
-	struct pml_lease_ops ops = { .on_break = on_break };
+	struct pml_lease_ops ops = { .on_break = put_on_break };
 	struct pml_region *region = NULL;
 	struct pml_lease *lease = NULL;
 	unsigned long seen = 0, barrier = 0;

@@ -10,32 +10,16 @@
  */
 #include <pmemlease.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include "consumer.h"
 
 #define SIZE (8U << 20)
-
-static int breaks;
-
-static void on_break(struct pml_lease *lease, enum pml_break_reason reason,
-		void *arg)
-{
-	(void)arg;
-	if (reason == PML_BREAK_LAYOUT) {
-		breaks++;
-		pml_lease_put(lease);
-	}
-}
-
-#define CHECK(cond, ...) do { if (!(cond)) { \
-	fprintf(stderr, "lease: " __VA_ARGS__); \
-	fprintf(stderr, ": %s\n", pml_errormsg()); return 1; } } while (0)
 
 int main(int argc, char **argv)
 {
 	struct pml_region_opts ro = { .max_size = SIZE, .flags = PML_REGION_CREATE };
-	struct pml_lease_ops ops = { .on_break = on_break };
+	struct pml_lease_ops ops = { .on_break = put_on_break };
 	struct pml_barrier_opts bo = { .timeout_ms = 10000,
 				       .on_timeout = PML_ON_TIMEOUT_FAIL };
 	struct pml_region_info info;

@@ -11,11 +11,8 @@
 
 #include <stdio.h>
 #include <string.h>
-
-#define CHECK(cond, ...) do { if (!(cond)) { \
-	fprintf(stderr, "sqlite: " __VA_ARGS__); \
-	fprintf(stderr, ": %s\n", db ? sqlite3_errmsg(db) : "-"); \
-	return 1; } } while (0)
+#define CONSUMER_ERRMSG (db ? sqlite3_errmsg(db) : "-")
+#include "consumer.h"
 
 int main(int argc, char **argv)
 {
