@@ -413,7 +413,7 @@ int pml_region_break(struct pml_region *region, uint64_t offset,
  * for root, else $XDG_RUNTIME_DIR/pmemlease.  A snapshot reads every state
  * file there and asks each live holder's agent thread for its regions and
  * leases (waiting up to timeout_ms for the answers).  What a tool like
- * pmemlease-list(1) shows.
+ * pmemlease(1) shows with `pmemlease list`.
  */
 /*
  * pml_file_has_state -- 1 if some process may hold lease state on the file

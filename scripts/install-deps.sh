@@ -57,7 +57,7 @@ fi
 # source (tests/sqlite/suite, which fetches the source itself).
 # libjemalloc-dev builds the heap on a region (lib/heap); libmemkind-dev is
 # its benchmark's baseline (tests/bench/pml-heap-bench.c).  scdoc builds
-# the manual pages; debootstrap and lintian are for tests/pkg/pkg-install.sh
+# the manual pages, groff checks they render (tests/doc); debootstrap and lintian are for tests/pkg/pkg-install.sh
 # (the Debian packages, built and installed in clean roots).
 packages="build-essential cmake pkg-config
 	libpmem2-dev libdaxctl-dev libndctl-dev
@@ -66,7 +66,7 @@ packages="build-essential cmake pkg-config
 	fio dpkg-dev python3 gnuplot-nox
 	coreutils sqlite3 libsqlite3-dev tcl-dev
 	libjemalloc-dev libmemkind-dev
-	scdoc debootstrap lintian"
+	scdoc groff-base debootstrap lintian"
 
 echo "install-deps.sh: apt-get update"
 $as_root env DEBIAN_FRONTEND=noninteractive apt-get update
