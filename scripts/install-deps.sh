@@ -57,8 +57,9 @@ fi
 # source (tests/sqlite/suite, which fetches the source itself).
 # libjemalloc-dev builds the heap on a region (lib/heap); libmemkind-dev is
 # its benchmark's baseline (tests/bench/pml-heap-bench.c).  scdoc builds
-# the manual pages, groff checks they render (tests/doc); debootstrap and lintian are for tests/pkg/pkg-install.sh
-# (the Debian packages, built and installed in clean roots).
+# the manual pages, and groff checks that they render (tests/doc);
+# debootstrap and lintian are for tests/pkg/pkg-install.sh (the Debian
+# packages, built and installed in clean roots).
 packages="build-essential cmake pkg-config
 	libpmem2-dev libdaxctl-dev libndctl-dev
 	libcmocka-dev libjson-c-dev liburing-dev
