@@ -101,6 +101,33 @@ test_keeper_is_revoked_after_grace(void **state)
 	mp_ok(&f->b, "close");
 }
 
+/*
+ * kill() returns before the target has stopped: until it has, its agent
+ * may still answer.  Wait for the kernel to say it is stopped ('T').
+ */
+static void
+wait_stopped(pid_t pid)
+{
+	char path[64], buf[256];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 5000; i++) {
+		FILE *f = fopen(path, "r");
+		char *end = NULL;
+
+		if (f != NULL) {
+			if (fgets(buf, sizeof(buf), f) != NULL)
+				end = strrchr(buf, ')');
+			fclose(f);
+		}
+		/* "pid (comm) S ...": the state after the command's name */
+		if (end != NULL && end[1] == ' ' && end[2] == 'T')
+			return;
+		usleep(1000);
+	}
+	fail_msg("pid %d did not stop within 5 s of SIGSTOP", (int)pid);
+}
+
 static void
 test_stopped_holder_times_out(void **state)
 {
@@ -112,6 +139,7 @@ test_stopped_holder_times_out(void **state)
 	mp_ok(&f->b, "acq 1 0 %" PRIu64 " 0 put", f->A);
 	if (kill(f->b.pid, SIGSTOP))
 		fail_msg("SIGSTOP: %s", strerror(errno));
+	wait_stopped(f->b.pid);
 
 	int rc = pml_device_prepare_removal(&n, file_dev(f), &o);
 	char pid[32];
