@@ -71,7 +71,7 @@ extern "C" {
 #endif
 
 #define PMEMLEASE_MAJOR_VERSION 0
-#define PMEMLEASE_MINOR_VERSION 1
+#define PMEMLEASE_MINOR_VERSION 2
 
 struct pml_region;
 struct pml_lease;
@@ -157,7 +157,9 @@ struct pml_region_info {
 	ino_t ino;		/* st_ino */
 	char device[32];	/* "dax0.0", "pmem1", or "" when not pmem */
 	char path[4096];	/* the path the region was opened with */
-	uint64_t reserved[16];	/* room for later fields; zero */
+	char cxl_region[16];	/* the CXL region under it, "region0", or ""
+				 * when not on CXL (pml_region_cxl_info) */
+	uint64_t reserved[14];	/* room for later fields; zero */
 };
 
 /* pml_region_info -- fill *info with what the region is and how it maps */
@@ -606,6 +608,67 @@ struct pml_removal_opts {
 
 int pml_device_prepare_removal(unsigned *nholders, dev_t dev,
 		const struct pml_removal_opts *opts);
+
+/* ------------------------------------------------------------------ CXL */
+
+/*
+ * Persistent memory now mostly arrives as CXL type-3 memory devices.  The
+ * kernel assembles a CXL region -- a window of a root decoder, interleaved
+ * over the endpoint decoders of one or more memdevs behind host bridges --
+ * and presents its pmem as an nvdimm region, with devdax and fsdax
+ * namespaces on it as on an NVDIMM: a region on /dev/daxN.M or on a file
+ * there works as on any pmem.  CXL devices are hot-pluggable, so taking
+ * one away is routine: `daxctl-lease disable-region` and `disable-memdev`
+ * run pml_device_prepare_removal() for every dax and block device on the
+ * CXL region first; the monitor (pml_monitor_start) treats the unbind or
+ * removal of the CXL region, of one of its memdevs, or of a memdev's PCI
+ * device, as the removal of the region's device.
+ */
+#define PML_CXL_MAX_MEMDEVS 16
+
+struct pml_cxl_memdev_info {
+	char memdev[32];		/* "mem0" */
+	char decoder[32];		/* its endpoint decoder, "decoder2.0" */
+	char host[64];			/* its PCI device, "0000:0d:00.0" */
+	char host_bridge[64];		/* the host bridge above it, "pci0000:0c" */
+	uint64_t serial;
+	uint32_t position;		/* its place in the interleave */
+	uint32_t reserved32;
+	uint64_t reserved[4];
+};
+
+struct pml_cxl_info {
+	char region[32];		/* the CXL region, "region0" */
+	char root_decoder[32];		/* the window it is in, "decoder0.0" */
+	char nd_region[32];		/* the nvdimm region on it, "region0" */
+	uint64_t resource;		/* its host physical address */
+	uint64_t size;			/* bytes */
+	uint32_t interleave_ways;
+	uint32_t interleave_granularity;	/* bytes */
+	uint32_t nmemdevs;		/* memdevs[] filled, in position order */
+	uint32_t reserved32;
+	struct pml_cxl_memdev_info memdevs[PML_CXL_MAX_MEMDEVS];
+	uint64_t reserved[8];
+};
+
+/*
+ * pml_region_cxl_info -- the CXL topology under a region, read through
+ * libcxl: its CXL region (matched to the region's nvdimm region by their
+ * host physical address), interleave ways and granularity, and each
+ * memdev with its endpoint decoder, PCI device and host bridge.  Returns
+ * -ENODEV (with a message) when the region is not on CXL memory: a plain
+ * file, an NVDIMM.
+ */
+int pml_region_cxl_info(struct pml_cxl_info *info,
+		const struct pml_region *region);
+
+/*
+ * pml_device_cxl_info -- the same for a path that need not be open: a dax
+ * device, or a file (the block device under its filesystem).  What
+ * `pmemlease list` and `daxctl-lease list` show.  -ENODEV when it is not
+ * on CXL memory; -ENOENT, -EACCES as stat(2).
+ */
+int pml_device_cxl_info(struct pml_cxl_info *info, const char *path);
 
 /*
  * Safe copies: read or write [offset, offset + len) of the region through

@@ -62,6 +62,8 @@ monitor_track(struct pml_region *r)
 	/* "/sys/devices/..." -> "/devices/...", as uevents name devices */
 	if (realpath(link, path) && strncmp(path, "/sys/", 5) == 0)
 		r->devpath = strdup(path + 4);
+	r->cxl_paths = cxl_watch_paths(r->devpath, r->cxl_region,
+			sizeof(r->cxl_region));
 
 	for (unsigned i = 0; i < TRACK_MAX; i++) {
 		struct pml_region *none = NULL;
@@ -88,6 +90,10 @@ monitor_untrack(struct pml_region *r)
 	}
 	free(r->devpath);
 	r->devpath = NULL;
+	for (char **p = r->cxl_paths; p && *p; p++)
+		free(*p);
+	free(r->cxl_paths);
+	r->cxl_paths = NULL;
 }
 
 /* ---------------------------------------------------------- SIGBUS */
@@ -216,21 +222,36 @@ pml_monitor_fd(void)
 	return fd;
 }
 
-/* does the removal of devpath take r's device with it? */
+/* is devpath the device at path, or one above it (a namespace, a region)? */
+static bool
+is_under(const char *path, const char *devpath, size_t n)
+{
+	return path && strncmp(path, devpath, n) == 0 &&
+		(path[n] == '\0' || path[n] == '/');
+}
+
+/*
+ * does the removal of devpath take r's device with it?  The device itself,
+ * one it sits on, or -- on CXL memory -- its CXL region, one of its memdevs,
+ * or the PCI device of one (a surprise removal)
+ */
 static bool
 takes_away(const struct pml_region *r, const char *devpath, unsigned maj,
 		unsigned min, bool have_devnum)
 {
 	if (have_devnum && maj == major(r->dev) && min == minor(r->dev))
 		return true;
-	if (!r->devpath || !devpath[0])
+	if (!devpath[0])
 		return false;
 
 	size_t n = strlen(devpath);
 
-	/* the device itself, or one it sits on (a namespace, a region) */
-	return strncmp(r->devpath, devpath, n) == 0 &&
-		(r->devpath[n] == '\0' || r->devpath[n] == '/');
+	if (is_under(r->devpath, devpath, n))
+		return true;
+	for (char **p = r->cxl_paths; p && *p; p++)
+		if (is_under(*p, devpath, n))
+			return true;
+	return false;
 }
 
 static int

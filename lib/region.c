@@ -551,6 +551,10 @@ pml_region_close(struct pml_region **region)
 
 /* ----------------------------------------------------------- info */
 
+/* fields are carved out of reserved[]: the struct's size is ABI */
+_Static_assert(sizeof(struct pml_region_info) == 4312,
+		"struct pml_region_info changed size");
+
 int
 pml_region_info(struct pml_region_info *info, const struct pml_region *region)
 {
@@ -575,6 +579,7 @@ pml_region_info(struct pml_region_info *info, const struct pml_region *region)
 	memcpy(info->device, region->device, sizeof(info->device));
 	snprintf(info->path, sizeof(info->path), "%.*s",
 			(int)sizeof(info->path) - 1, region->path);
+	memcpy(info->cxl_region, region->cxl_region, sizeof(info->cxl_region));
 	return 0;
 }
 

@@ -187,6 +187,9 @@ struct pml_region {
 	unsigned pins;			/* under the registry lock: the
 					 * monitor acts on it, close waits */
 	char *devpath;			/* its device in sysfs (monitor.c) */
+	char **cxl_paths;		/* its CXL region and memdevs in sysfs,
+					 * NULL-terminated; NULL: not on CXL */
+	char cxl_region[16];		/* "region0", "" (cxl.c) */
 	struct poison poison[POISON_MAX];
 	_Atomic uint32_t npoison;
 };
@@ -302,6 +305,11 @@ void region_unpin(struct pml_region *r);
 
 /* monitor.c */
 void monitor_track(struct pml_region *r);
+
+/* cxl.c */
+struct pml_cxl_info;
+int cxl_topology(struct pml_cxl_info *info, const char *devpath);
+char **cxl_watch_paths(const char *devpath, char *region, size_t regionlen);
 void monitor_untrack(struct pml_region *r);
 
 /* poison.c */

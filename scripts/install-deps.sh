@@ -61,7 +61,7 @@ fi
 # debootstrap and lintian are for tests/pkg/pkg-install.sh (the Debian
 # packages, built and installed in clean roots).
 packages="build-essential cmake pkg-config
-	libpmem2-dev libdaxctl-dev libndctl-dev
+	libpmem2-dev libdaxctl-dev libndctl-dev libcxl-dev
 	libcmocka-dev libjson-c-dev liburing-dev
 	util-linux strace
 	fio dpkg-dev python3 gnuplot-nox

@@ -299,6 +299,17 @@ test_info_errors(void **state)
 	assert_string_equal(pml_region_kind_name((enum pml_region_kind)-1),
 			"unknown");
 
+	/* CXL topology: arguments, and a plain file that is on no CXL */
+	struct pml_cxl_info cxl;
+	PMLT_RC(-EINVAL, pml_region_cxl_info(NULL, f->r));
+	PMLT_RC(-EINVAL, pml_region_cxl_info(&cxl, NULL));
+	PMLT_RC(-ENODEV, pml_region_cxl_info(&cxl, f->r));
+	assert_non_null(strstr(pml_errormsg(), "not on CXL"));
+	PMLT_RC(-EINVAL, pml_device_cxl_info(NULL, f->path));
+	PMLT_RC(-EINVAL, pml_device_cxl_info(&cxl, NULL));
+	PMLT_RC(-ENODEV, pml_device_cxl_info(&cxl, f->path));
+	PMLT_RC(-ENOENT, pml_device_cxl_info(&cxl, "/nonexistent/pmem"));
+
 	uint64_t q = 77;
 	PMLT_RC(-EINVAL, pml_region_quarantined(NULL, f->r));
 	PMLT_RC(-EINVAL, pml_region_quarantined(&q, NULL));

@@ -87,9 +87,11 @@ check_info(struct pml_region *r, const char *path, uint64_t size,
 	assert_int_equal(info.dev, st.st_dev);
 	assert_int_equal(info.ino, st.st_ino);
 	assert_string_equal(info.path, path);
-	for (int i = 0; i < 16; i++)
+	/* a plain file is on no CXL memory */
+	assert_string_equal(info.cxl_region, "");
+	for (size_t i = 0; i < sizeof(info.reserved) / sizeof(info.reserved[0]); i++)
 		if (info.reserved[i])
-			fail_msg("info.reserved[%d] = %#" PRIx64 ", not zero", i,
+			fail_msg("info.reserved[%zu] = %#" PRIx64 ", not zero", i,
 					info.reserved[i]);
 	assert_string_equal(pml_region_kind_name(info.kind),
 			info.kind == PML_REGION_PLAIN ? "plain" : "fsdax");
