@@ -134,7 +134,8 @@ int cli_sleep_ms(unsigned ms, volatile const int *stop);
  *       "barrier": { "offset", "length", "pid" }       (only while up)
  *       "state",
  *       "processes": [ { "pid", "command", "uid", "started", "answered",
- *           "regions": [ { "index", "path", "kind", "size", "device" } ],
+ *           "regions": [ { "index", "path", "kind", "size", "device",
+ *                          "cxl" (on CXL memory: cli_cxl_json) } ],
  *           "leases": [ { "region", "offset", "length", "type", "refs",
  *                         "revoked", "age_ms", "tid" } ] } ] } ]
  */
@@ -146,6 +147,16 @@ int cli_snapshot_json(struct json_object **out, const char *path, pid_t pid,
 void cli_print_files(FILE *out, struct json_object *files);
 /* daxctl's JSON layout: pretty, no escaped slashes */
 void cli_print_json(FILE *out, struct json_object *obj, bool pretty);
+
+/*
+ * The CXL memory under a path (pml_device_cxl_info), or NULL when it is on
+ * none: { "region", "root_decoder", "nd_region", "resource", "size",
+ * "interleave_ways", "interleave_granularity", "memdevs": [ { "memdev",
+ * "position", "decoder", "host", "host_bridge", "serial" } ] }.
+ */
+struct json_object *cli_cxl_json(const char *path);
+/* that object in one line: "CXL region0 x1 (mem0@pci0000:0c)" */
+char *cli_cxl_summary(char *buf, size_t len, struct json_object *cxl);
 
 /* read a member; 0, "" or false when missing */
 uint64_t cli_ju64(struct json_object *o, const char *key);

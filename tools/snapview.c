@@ -40,6 +40,55 @@ add_str(struct json_object *o, const char *key, const char *v)
 	json_object_object_add(o, key, json_object_new_string(v));
 }
 
+struct json_object *
+cli_cxl_json(const char *path)
+{
+	struct pml_cxl_info ci;
+
+	if (path == NULL || path[0] == '\0' || pml_device_cxl_info(&ci, path))
+		return NULL;
+
+	struct json_object *o = json_object_new_object();
+	struct json_object *mds = json_object_new_array();
+	add_str(o, "region", ci.region);
+	add_str(o, "root_decoder", ci.root_decoder);
+	add_str(o, "nd_region", ci.nd_region);
+	add_u64(o, "resource", ci.resource);
+	add_u64(o, "size", ci.size);
+	add_i64(o, "interleave_ways", ci.interleave_ways);
+	add_i64(o, "interleave_granularity", ci.interleave_granularity);
+	for (uint32_t i = 0; i < ci.nmemdevs; i++) {
+		const struct pml_cxl_memdev_info *m = &ci.memdevs[i];
+		struct json_object *mo = json_object_new_object();
+		add_str(mo, "memdev", m->memdev);
+		add_i64(mo, "position", m->position);
+		add_str(mo, "decoder", m->decoder);
+		add_str(mo, "host", m->host);
+		add_str(mo, "host_bridge", m->host_bridge);
+		add_u64(mo, "serial", m->serial);
+		json_object_array_add(mds, mo);
+	}
+	json_object_object_add(o, "memdevs", mds);
+	return o;
+}
+
+char *
+cli_cxl_summary(char *buf, size_t len, struct json_object *cxl)
+{
+	struct json_object *mds = cli_jarr(cxl, "memdevs");
+	size_t n = mds != NULL ? json_object_array_length(mds) : 0;
+	int at = snprintf(buf, len, "CXL %s x%" PRId64 " (", cli_jstr(cxl, "region"),
+			cli_ji64(cxl, "interleave_ways"));
+
+	for (size_t i = 0; i < n && at > 0 && (size_t)at < len; i++)
+		at += snprintf(buf + at, len - (size_t)at, "%s%s@%s", i ? " " : "",
+			cli_jstr(json_object_array_get_idx(mds, i), "memdev"),
+			cli_jstr(json_object_array_get_idx(mds, i), "host_bridge"));
+	if (at > 0 && (size_t)at < len)
+		snprintf(buf + at, len - (size_t)at, ")");
+	return buf;
+}
+
 static struct json_object *
 region_json(const struct pml_holder_region_info *ri, unsigned index)
 {
@@ -51,6 +100,9 @@ region_json(const struct pml_holder_region_info *ri, unsigned index)
 	add_u64(o, "size", ri->size);
 	if (ri->device[0] != '\0')
 		add_str(o, "device", ri->device);
+	struct json_object *cxl = cli_cxl_json(ri->path);
+	if (cxl != NULL)
+		json_object_object_add(o, "cxl", cxl);
 	return o;
 }
 
@@ -383,6 +435,14 @@ print_file(FILE *out, struct json_object *f)
 		for (size_t r = 0; r < jlen(regs); r++) {
 			struct json_object *rg = json_object_array_get_idx(regs, r);
 			const char *dev = cli_jstr(rg, "device");
+			struct json_object *cxl = member(rg, "cxl");
+			char devs[256];
+			if (cxl != NULL) {
+				char sum[192];
+				snprintf(devs, sizeof(devs), "%s, %s", *dev ? dev : "-",
+					cli_cxl_summary(sum, sizeof(sum), cxl));
+				dev = devs;
+			}
 			const char *row[] = { pid, cli_jstr(pr, "command"), uid,
 				cli_jstr(rg, "kind"),
 				cli_size(s1, sizeof(s1), cli_ju64(rg, "size")),

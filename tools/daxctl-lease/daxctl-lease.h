@@ -30,7 +30,7 @@ enum dl_exit {
 	DL_EXIT_FAIL = 1,	/* libdaxctl/libndctl refused the operation */
 	DL_EXIT_USAGE = 2,
 	DL_EXIT_SYSTEM = 3,	/* no libdaxctl/libndctl context, no memory */
-	DL_EXIT_NODEV = 4,	/* no such device or namespace */
+	DL_EXIT_NODEV = 4,	/* no such device, namespace, region, memdev */
 	DL_EXIT_PERM = 5,	/* not allowed (needs root) */
 	DL_EXIT_BUSY = 6,	/* holders did not let go in time (no --force) */
 };
@@ -52,6 +52,10 @@ void dl_usage_destroy_device(FILE *out);
 int dl_cmd_disable_namespace(int argc, char **argv);
 void dl_usage_disable_namespace(FILE *out);
 int dl_cmd_notify_removed(int argc, char **argv);
+int dl_cmd_disable_region(int argc, char **argv);
+void dl_usage_disable_region(FILE *out);
+int dl_cmd_disable_memdev(int argc, char **argv);
+void dl_usage_disable_memdev(FILE *out);
 void dl_usage_notify_removed(FILE *out);
 
 /* ------------------------------------------------------------ removal.c */
@@ -109,6 +113,14 @@ struct json_object;
 struct json_object *dl_dev_json(struct daxctl_dev *dev, bool human);
 
 /* ---------------------------------------------------------- namespace.c */
+
+struct ndctl_namespace;
+/*
+ * Every device a holder may have keyed its state by on a namespace: the
+ * block device and its partitions, or, in devdax mode, its enabled dax
+ * devices.  Returns how many it stored (at most max).
+ */
+unsigned dl_ns_devts(struct ndctl_namespace *ndns, dev_t *devs, unsigned max);
 
 /*
  * The block devices of an fsdax (or sector, or raw) namespace: the disk

@@ -140,13 +140,22 @@ regions_json(struct daxctl_ctx *ctx, struct lease_files *lf, bool human)
 		add_size(r, "align", daxctl_region_get_align(region), human);
 		if (path != NULL)
 			json_object_object_add(r, "path", json_object_new_string(path));
+		struct json_object *cxl = NULL;
 		daxctl_dev_foreach(region, dev) {
 			struct json_object *d = dl_dev_json(dev, human);
 			dev_t t = makedev((unsigned)daxctl_dev_get_major(dev),
 					  (unsigned)daxctl_dev_get_minor(dev));
+			char node[80];
 			attach(d, lf, &t, 1);
 			json_object_array_add(devs, d);
+			/* the region's CXL memory, seen through a device node */
+			snprintf(node, sizeof(node), "/dev/%s",
+				 daxctl_dev_get_devname(dev));
+			if (cxl == NULL)
+				cxl = cli_cxl_json(node);
 		}
+		if (cxl != NULL)
+			json_object_object_add(r, "cxl", cxl);
 		json_object_object_add(r, "devices", devs);
 		json_object_array_add(regions, r);
 	}
@@ -182,6 +191,13 @@ namespaces_json(const struct dl_ns *ns, int n, struct lease_files *lf,
 		if (!ns[i].enabled)
 			json_object_object_add(o, "state",
 				json_object_new_string("disabled"));
+		if (ns[i].bdev[0] != '\0') {
+			char node[80];
+			snprintf(node, sizeof(node), "/dev/%s", ns[i].bdev);
+			struct json_object *cxl = cli_cxl_json(node);
+			if (cxl != NULL)
+				json_object_object_add(o, "cxl", cxl);
+		}
 		attach(o, lf, ns[i].devs, ns[i].ndevs);
 		json_object_array_add(arr, o);
 	}
@@ -202,9 +218,16 @@ print_tables(FILE *out, struct json_object *all)
 	for (size_t i = 0; i < json_object_array_length(regions); i++) {
 		struct json_object *r = json_object_array_get_idx(regions, i);
 		struct json_object *devs = cli_jarr(r, "devices");
-		fprintf(out, "dax region %" PRId64 ": size %s, available %s\n",
+		struct json_object *cxl = NULL;
+		char on[224] = "";
+		if (json_object_object_get_ex(r, "cxl", &cxl)) {
+			char sum[192];
+			snprintf(on, sizeof(on), ", on %s",
+				 cli_cxl_summary(sum, sizeof(sum), cxl));
+		}
+		fprintf(out, "dax region %" PRId64 ": size %s, available %s%s\n",
 			cli_ji64(r, "id"), cli_size(s1, sizeof(s1), cli_ju64(r, "size")),
-			cli_size(s2, sizeof(s2), cli_ju64(r, "available_size")));
+			cli_size(s2, sizeof(s2), cli_ju64(r, "available_size")), on);
 		fprintf(out, "  %-10s %-8s %10s %8s %-10s %-8s %4s %7s %6s\n",
 			"DEVICE", "MAJ:MIN", "SIZE", "ALIGN", "MODE", "STATE", "NODE",
 			"HOLDERS", "LEASES");
@@ -258,6 +281,12 @@ print_tables(FILE *out, struct json_object *all)
 				cli_size(s2, sizeof(s2), cli_ju64(n, "align")) : "-",
 				cli_jbool(n, "enabled") ? "enabled" : "disabled", node,
 				cli_ji64(n, "holders"), cli_ju64(n, "leases"));
+			struct json_object *cxl = NULL;
+			if (json_object_object_get_ex(n, "cxl", &cxl)) {
+				char sum[192];
+				fprintf(out, "  %-14s on %s\n", "",
+					cli_cxl_summary(sum, sizeof(sum), cxl));
+			}
 		}
 		fputc('\n', out);
 	}

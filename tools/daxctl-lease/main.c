@@ -30,6 +30,10 @@ static const struct cli_cmd commands[] = {
 	  dl_cmd_destroy_device, dl_usage_destroy_device },
 	{ "disable-namespace", "tell the holders, then disable an nd namespace",
 	  dl_cmd_disable_namespace, dl_usage_disable_namespace },
+	{ "disable-region", "tell the holders, then disable a CXL region",
+	  dl_cmd_disable_region, dl_usage_disable_region },
+	{ "disable-memdev", "tell the holders, then disable a CXL memdev and its regions",
+	  dl_cmd_disable_memdev, dl_usage_disable_memdev },
 	/* run by the udev rule, not by people: listed in the man page only */
 	{ "notify-removed", NULL, dl_cmd_notify_removed, dl_usage_notify_removed },
 };
@@ -42,11 +46,11 @@ dl_print_exit_codes(FILE *out)
 	fprintf(out,
 		"Exit status:\n"
 		"  %d  success\n"
-		"  %d  the operation failed (libdaxctl or libndctl refused it)\n"
+		"  %d  the operation failed (libdaxctl, libndctl or libcxl refused it)\n"
 		"  %d  usage error (unknown command or option, bad argument)\n"
 		"  %d  the system would not let the command set up (libdaxctl, libndctl,\n"
 		"     memory, the runtime directory)\n"
-		"  %d  no such device or namespace\n"
+		"  %d  no such device, namespace, CXL region or memdev\n"
 		"  %d  permission denied (the operation needs root)\n"
 		"  %d  holders did not let go within the timeout; nothing was removed\n",
 		DL_EXIT_OK, DL_EXIT_FAIL, DL_EXIT_USAGE, DL_EXIT_SYSTEM,

@@ -180,8 +180,8 @@ find_ns(struct ndctl_ctx *ctx, const char *name)
  * Every device a holder may have keyed its state by: the block device and
  * its partitions, or, for a devdax namespace, its dax devices.
  */
-static unsigned
-ns_devts(struct ndctl_namespace *ndns, dev_t *devs, unsigned max)
+unsigned
+dl_ns_devts(struct ndctl_namespace *ndns, dev_t *devs, unsigned max)
 {
 	struct ndctl_dax *dax = ndctl_namespace_get_dax(ndns);
 	unsigned n;
@@ -268,7 +268,7 @@ dl_cmd_disable_namespace(int argc, char **argv)
 	if ((rc = dl_check_writable(cmd, unbind)) >= 0)
 		goto out;
 
-	unsigned n = ns_devts(ndns, devs, DL_MAX_DEVS);
+	unsigned n = dl_ns_devts(ndns, devs, DL_MAX_DEVS);
 	if (n > 0 && (rc = dl_prepare_removal(cmd, name, devs, n, &rm, 0)) >= 0)
 		goto out;
 

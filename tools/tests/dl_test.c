@@ -36,7 +36,7 @@ static bool skipped;
 
 static const char *const subcommands[] = {
 	"list", "disable-device", "reconfigure-device", "destroy-device",
-	"disable-namespace", "notify-removed",
+	"disable-namespace", "disable-region", "disable-memdev", "notify-removed",
 };
 
 static void
@@ -222,6 +222,10 @@ test_device_args(void)
 	expect(2, "bad number", "notify-removed", "253", NULL, NULL);
 	expect(2, "not a number", "notify-removed", "1:2:3", NULL, NULL);
 	expect(2, "no namespace", "disable-namespace", NULL, NULL, NULL);
+	expect(2, "no region", "disable-region", NULL, NULL, NULL);
+	expect(2, "two regions", "disable-region", "region0", "region1", NULL);
+	expect(2, "bad timeout", "disable-memdev", "--timeout", "x", "mem0");
+	expect(2, "no memdev", "disable-memdev", NULL, NULL, NULL);
 
 	/* no such device: exit 4, and no holder was told anything */
 	expect(4, "no such device", "disable-device", "dax99.99", NULL, NULL);
@@ -232,6 +236,9 @@ test_device_args(void)
 	       "dax99.99", NULL);
 	expect(4, "no such namespace", "disable-namespace", "namespace99.99",
 	       NULL, NULL);
+	expect(4, "no such CXL region", "disable-region", "region99", NULL, NULL);
+	expect(4, "no such CXL memdev", "disable-memdev", "--force", "mem99",
+	       NULL);
 	struct run *r = h_run("disable-device", "dax99.99", NULL);
 	CHECK(h_has(r->err, "no dax device 'dax99.99'"), "names it: %s", r->err);
 	h_run_free(r);
