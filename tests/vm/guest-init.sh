@@ -4,11 +4,15 @@
 # guest-init.sh -- /init (PID 1) of the real-DAX test guest.
 #
 # Runs under busybox sh inside the initramfs that run-vm.sh builds.  It:
-#   1. mounts proc/sys/dev, loads the NVDIMM, DAX, ext4, xfs, virtio modules;
-#   2. makes (boot 1) or finds (every boot) the three pmem targets:
+#   1. mounts proc/sys/dev, loads the NVDIMM, DAX, CXL, ext4, xfs, virtio
+#      modules;
+#   2. makes (boot 1) or finds (every boot) the pmem targets.  On the
+#      nvdimm machine, three:
 #        region0: devdax namespace       /dev/daxN.M                (devdax)
 #        region1: fsdax namespace, ext4  /pmlvm/ext4, -o dax=always (ext4)
 #        region2: fsdax namespace, xfs   /pmlvm/xfs,  -o dax=always (xfs)
+#      On the cxl machine, one: a CXL region on the type-3 device, and a
+#      devdax namespace on it (devdax; see pmlvm_cxl_namespace).
 #      Everything the guest owns lives under /pmlvm, so that no mount hides
 #      a host path the copied binaries need (a build tree in /tmp, say).
 #   3. runs every guest test of /pmlvm/manifest against each target it
@@ -26,6 +30,8 @@
 #   pmlvm.runid=HEX  random per run, same for every boot of the run; tests
 #                    derive their data patterns from it so a stale image can
 #                    never pass a phase-2 check
+#   pmlvm.machine=nvdimm|cxl
+#                    which persistent memory the guest has (run-vm.sh)
 #   pmlvm.shell=before|after|fail
 #                    drop to an interactive shell on the console before the
 #                    tests, after them, or only if the set-up fails
@@ -49,11 +55,13 @@ mount -t devpts devpts /dev/pts
 BOOT=1
 RUNID=0
 SHELL_AT=
+MACHINE=nvdimm
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	pmlvm.boot=*)	BOOT=${arg#pmlvm.boot=} ;;
 	pmlvm.runid=*)	RUNID=${arg#pmlvm.runid=} ;;
 	pmlvm.shell=*)	SHELL_AT=${arg#pmlvm.shell=} ;;
+	pmlvm.machine=*) MACHINE=${arg#pmlvm.machine=} ;;
 	esac
 done
 
@@ -132,6 +140,11 @@ for m in virtio_blk libnvdimm nd_btt nd_pmem dax_pmem device_dax \
 	 crc32c_generic ext4 xfs nfit; do
 	modprobe "$m" || die "modprobe $m failed"
 done
+if [ "$MACHINE" = cxl ]; then
+	for m in cxl_acpi cxl_pci cxl_mem cxl_pmem dax_cxl; do
+		modprobe "$m" || die "modprobe $m failed"
+	done
+fi
 log "modules loaded"
 
 RESULTS_DEV=$(find_disk pmlresults) || RESULTS_DEV=
@@ -143,85 +156,147 @@ if [ "$BOOT" -gt 1 ]; then
 		die "cannot read the results of the earlier boots from $RESULTS_DEV"
 fi
 
-# ------------------------------------------------------------- namespaces
-# Regions appear when nfit has parsed the NFIT; give them a moment under TCG.
-n=0
-while [ ! -e /sys/bus/nd/devices/region2 ] && [ $n -lt 100 ]; do
-	sleep 0.1
-	n=$((n + 1))
-done
-[ -e /sys/bus/nd/devices/region2 ] ||
-	die "fewer than 3 nvdimm regions (is the guest started with 3 NVDIMMs?)"
+# ---------------------------------------------------------------- cxl
+# The CXL machine's namespace is made by a function the removal tests call
+# again to bring the device back: /pmlvm/cxl.sh, sourced by /pmlvm/env.sh.
+cat >/pmlvm/cxl.sh <<'EOF'
+# pmlvm_cxl_namespace -- make the CXL machine's devdax namespace, and print
+# its dax device.  The CXL region is assembled when there is none (every
+# boot: Linux 6.12 assembles none from the labels) and enabled when it was
+# disabled.  The nd region the kernel makes on it refuses to enable with
+# the namespace labels of an earlier region (the label storage area
+# survives the reboot; cxl-in-qemu.md), so the labels are zeroed and
+# initialised, and a namespace of the same mode, size and alignment is
+# made again -- at the same place on the device, so its data is what the
+# last boot, or the last disable, left there (the persist test checks it).
+pmlvm_cxl_namespace() {
+	if [ ! -e /sys/bus/cxl/devices/region0 ]; then
+		cxl create-region -m -d decoder0.0 -w 1 -t pmem mem0 \
+			>/tmp/cxl.out 2>&1 || { cat /tmp/cxl.out; return 1; }
+	elif [ ! -e /sys/bus/cxl/devices/region0/driver ]; then
+		cxl enable-region region0 >/tmp/cxl.out 2>&1 ||
+			{ cat /tmp/cxl.out; return 1; }
+	fi
+	res=$(cat /sys/bus/cxl/devices/region0/resource)
+	ndr=
+	for r in /sys/bus/nd/devices/region*; do
+		[ "$(cat "$r/resource" 2>/dev/null)" = "$res" ] && ndr=${r##*/}
+	done
+	[ -n "$ndr" ] || { echo "no nd region at $res for region0"; return 1; }
+	{ ndctl disable-region "$ndr" && ndctl zero-labels all &&
+	  ndctl init-labels all && ndctl enable-region "$ndr" &&
+	  ndctl create-namespace -r "$ndr" -m devdax -a 2M; } \
+		>/tmp/ndctl.out 2>&1 || { cat /tmp/ndctl.out; return 1; }
+	dev=$(sed -n 's/.*"chardev":"\([^"]*\)".*/\1/p' /tmp/ndctl.out | head -n 1)
+	[ -n "$dev" ] && [ -c "/dev/$dev" ] ||
+		{ cat /tmp/ndctl.out; echo "no dax device"; return 1; }
+	echo "/dev/$dev"
+}
+EOF
+. /pmlvm/cxl.sh
 
-# ns_field NAMESPACE FIELD -- one field of `ndctl list -n NAMESPACE`.
-# ndctl prints one JSON object per namespace, fields "name":value.
-ns_field() {
-	ndctl list -n "$1" 2>/dev/null |
-		sed -n "s/.*\"$2\":\"*\([^\",}]*\)\"*.*/\1/p" | head -n 1
+setup_cxl() {
+	n=0
+	while [ ! -e /sys/bus/cxl/devices/mem0 ] && [ $n -lt 100 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	[ -e /sys/bus/cxl/devices/mem0 ] ||
+		die "no CXL memdev mem0 (is the guest started with a cxl-type3 device?)"
+	DAXDEV=$(pmlvm_cxl_namespace) ||
+		die "the CXL region and its devdax namespace: $DAXDEV"
+	PMEM_EXT4=
+	PMEM_XFS=
+	log "CXL region0 on mem0, devdax $DAXDEV"
 }
 
-# ensure_ns NAMESPACE MODE -- leave NAMESPACE in MODE (devdax or fsdax).
-# The namespaces are label-less ("legacy"): the region cannot be split, so the
-# whole namespace is reconfigured in place (-f -e).  -a 2M: the default 16 MiB
-# alignment does not fit; 2 MiB gives PMD mappings on devdax.
-ensure_ns() {
-	mode=$(ns_field "$1" mode)
-	if [ "$mode" = "$2" ]; then
-		log "$1 is $2 already (kept)"
-		return 0
-	fi
-	if [ "$BOOT" -gt 1 ]; then
-		die "$1 is '$mode', not $2, on boot $BOOT: the namespace did not persist"
-	fi
-	log "$1 is '$mode': making it $2"
-	ndctl create-namespace -f -e "$1" -m "$2" -a 2M >/tmp/ndctl.out 2>&1 ||
-		{ cat /tmp/ndctl.out; die "ndctl create-namespace -e $1 -m $2 failed"; }
+setup_nvdimm() {
+	# ------------------------------------------------------------- namespaces
+	# Regions appear when nfit has parsed the NFIT; give them a moment under TCG.
+	n=0
+	while [ ! -e /sys/bus/nd/devices/region2 ] && [ $n -lt 100 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	[ -e /sys/bus/nd/devices/region2 ] ||
+		die "fewer than 3 nvdimm regions (is the guest started with 3 NVDIMMs?)"
+
+	# ns_field NAMESPACE FIELD -- one field of `ndctl list -n NAMESPACE`.
+	# ndctl prints one JSON object per namespace, fields "name":value.
+	ns_field() {
+		ndctl list -n "$1" 2>/dev/null |
+			sed -n "s/.*\"$2\":\"*\([^\",}]*\)\"*.*/\1/p" | head -n 1
+	}
+
+	# ensure_ns NAMESPACE MODE -- leave NAMESPACE in MODE (devdax or fsdax).
+	# The namespaces are label-less ("legacy"): the region cannot be split, so the
+	# whole namespace is reconfigured in place (-f -e).  -a 2M: the default 16 MiB
+	# alignment does not fit; 2 MiB gives PMD mappings on devdax.
+	ensure_ns() {
+		mode=$(ns_field "$1" mode)
+		if [ "$mode" = "$2" ]; then
+			log "$1 is $2 already (kept)"
+			return 0
+		fi
+		if [ "$BOOT" -gt 1 ]; then
+			die "$1 is '$mode', not $2, on boot $BOOT: the namespace did not persist"
+		fi
+		log "$1 is '$mode': making it $2"
+		ndctl create-namespace -f -e "$1" -m "$2" -a 2M >/tmp/ndctl.out 2>&1 ||
+			{ cat /tmp/ndctl.out; die "ndctl create-namespace -e $1 -m $2 failed"; }
+	}
+
+	ensure_ns namespace0.0 devdax
+	ensure_ns namespace1.0 fsdax
+	ensure_ns namespace2.0 fsdax
+
+	DAXDEV=/dev/$(ns_field namespace0.0 chardev)
+	PMEM_EXT4=/dev/$(ns_field namespace1.0 blockdev)
+	PMEM_XFS=/dev/$(ns_field namespace2.0 blockdev)
+	[ -c "$DAXDEV" ] || die "devdax character device '$DAXDEV' missing"
+	[ -b "$PMEM_EXT4" ] || die "fsdax block device '$PMEM_EXT4' missing"
+	[ -b "$PMEM_XFS" ] || die "fsdax block device '$PMEM_XFS' missing"
+	log "namespaces: devdax $DAXDEV, ext4 on $PMEM_EXT4, xfs on $PMEM_XFS"
+
+	# ------------------------------------------------------------ filesystems
+	# ensure_fs DEV TYPE MOUNTPOINT -- mount a DAX filesystem, making it first
+	# when the device holds none (boot 1 only).
+	#   ext4 -b 4096: mke2fs picks 1 KiB blocks for a device under 512 MiB,
+	#        and DAX needs the block size to equal the page size.
+	#   xfs -m reflink=0: reflink and DAX do not go together.
+	ensure_fs() {
+		have=$(blkid -o value -s TYPE "$1" 2>/dev/null)
+		if [ "$have" = "$2" ]; then
+			log "$1 holds $2 already (kept)"
+		elif [ "$BOOT" -gt 1 ]; then
+			die "$1 holds '$have', not $2, on boot $BOOT: the filesystem did not persist"
+		else
+			log "making $2 on $1"
+			case "$2" in
+			ext4)	mkfs.ext4 -q -F -b 4096 -E nodiscard "$1" ;;
+			xfs)	mkfs.xfs -q -f -m reflink=0 -K "$1" ;;
+			esac >/tmp/mkfs.out 2>&1 ||
+				{ cat /tmp/mkfs.out; die "mkfs $2 on $1 failed"; }
+		fi
+		mount -t "$2" -o dax=always "$1" "$3" ||
+			die "mount -t $2 -o dax=always $1 $3 failed"
+		# dax=always must show in /proc/mounts.  6.12 refuses the mount when
+		# DAX cannot be used (ext4 with 1 KiB blocks: "unsupported blocksize
+		# for DAX"); this catches a kernel that mounts without it instead.
+		grep -q " $3 $2 .*dax" /proc/mounts ||
+			die "$3 is mounted without dax: $(grep " $3 " /proc/mounts)"
+	}
+
+	ensure_fs "$PMEM_EXT4" ext4 /pmlvm/ext4
+	ensure_fs "$PMEM_XFS" xfs /pmlvm/xfs
+	log "filesystems mounted with dax=always"
 }
 
-ensure_ns namespace0.0 devdax
-ensure_ns namespace1.0 fsdax
-ensure_ns namespace2.0 fsdax
-
-DAXDEV=/dev/$(ns_field namespace0.0 chardev)
-PMEM_EXT4=/dev/$(ns_field namespace1.0 blockdev)
-PMEM_XFS=/dev/$(ns_field namespace2.0 blockdev)
-[ -c "$DAXDEV" ] || die "devdax character device '$DAXDEV' missing"
-[ -b "$PMEM_EXT4" ] || die "fsdax block device '$PMEM_EXT4' missing"
-[ -b "$PMEM_XFS" ] || die "fsdax block device '$PMEM_XFS' missing"
-log "namespaces: devdax $DAXDEV, ext4 on $PMEM_EXT4, xfs on $PMEM_XFS"
-
-# ------------------------------------------------------------ filesystems
-# ensure_fs DEV TYPE MOUNTPOINT -- mount a DAX filesystem, making it first
-# when the device holds none (boot 1 only).
-#   ext4 -b 4096: mke2fs picks 1 KiB blocks for a device under 512 MiB,
-#        and DAX needs the block size to equal the page size.
-#   xfs -m reflink=0: reflink and DAX do not go together.
-ensure_fs() {
-	have=$(blkid -o value -s TYPE "$1" 2>/dev/null)
-	if [ "$have" = "$2" ]; then
-		log "$1 holds $2 already (kept)"
-	elif [ "$BOOT" -gt 1 ]; then
-		die "$1 holds '$have', not $2, on boot $BOOT: the filesystem did not persist"
-	else
-		log "making $2 on $1"
-		case "$2" in
-		ext4)	mkfs.ext4 -q -F -b 4096 -E nodiscard "$1" ;;
-		xfs)	mkfs.xfs -q -f -m reflink=0 -K "$1" ;;
-		esac >/tmp/mkfs.out 2>&1 ||
-			{ cat /tmp/mkfs.out; die "mkfs $2 on $1 failed"; }
-	fi
-	mount -t "$2" -o dax=always "$1" "$3" ||
-		die "mount -t $2 -o dax=always $1 $3 failed"
-	# dax=always must show in /proc/mounts.  6.12 refuses the mount when
-	# DAX cannot be used (ext4 with 1 KiB blocks: "unsupported blocksize
-	# for DAX"); this catches a kernel that mounts without it instead.
-	grep -q " $3 $2 .*dax" /proc/mounts ||
-		die "$3 is mounted without dax: $(grep " $3 " /proc/mounts)"
-}
-
-ensure_fs "$PMEM_EXT4" ext4 /pmlvm/ext4
-ensure_fs "$PMEM_XFS" xfs /pmlvm/xfs
-log "filesystems mounted with dax=always"
+if [ "$MACHINE" = cxl ]; then
+	setup_cxl
+else
+	setup_nvdimm
+fi
 echo ok >"/pmlvm/results/boot$BOOT.setup"
 save_results
 
@@ -232,8 +307,11 @@ export PMLVM_BOOT=$BOOT PMLVM_RUN_ID=$RUNID
 export PMLVM_DEVDAX=$DAXDEV
 export PMLVM_PMEM_EXT4=$PMEM_EXT4 PMLVM_PMEM_XFS=$PMEM_XFS
 export PMLVM_BLOCKDEV=$SCRATCH_DEV
+export PMLVM_MACHINE=$MACHINE
 EOF
 cat >>/pmlvm/env.sh <<'EOF'
+# the CXL machine's namespace maker (pmlvm_cxl_namespace)
+. /pmlvm/cxl.sh
 
 # set_target TEST TARGET INDEX -- export the per-test variables:
 #   PMLVM_TEST     the test's name (as in pml_add_vm_test)

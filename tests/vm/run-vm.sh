@@ -5,22 +5,30 @@
 # real NVDIMMs, and collect their results.
 #
 # usage: run-vm.sh --manifest FILE --out DIR [--boot-timeout SECONDS]
+#                  [--machine nvdimm|cxl]
 #
 # The guest: the packaged Debian kernel, a busybox initramfs built here (the
-# guest tests and their shared libraries, ndctl, daxctl, mkfs.ext4, mkfs.xfs,
-# the nvdimm/dax/ext4/xfs modules, guest-init.sh as /init), three NVDIMMs
-# backed by sparse files in DIR (devdax, fsdax+ext4, fsdax+xfs), a scratch
-# virtio disk for tests that need a real block device, and a results virtio
-# disk.  The guest is booted once per phase (the largest PHASES of the
-# manifest); every boot sees the NVDIMM files of the boot before, unchanged.
+# guest tests and their shared libraries, ndctl, daxctl, cxl, mkfs.ext4,
+# mkfs.xfs, the nvdimm/dax/cxl/ext4/xfs modules, guest-init.sh as /init), a
+# scratch virtio disk for tests that need a real block device, a results
+# virtio disk, and the persistent memory of the machine:
+#   nvdimm (default)  three NVDIMMs backed by sparse files in DIR (devdax,
+#                     fsdax+ext4, fsdax+xfs), on a pc machine;
+#   cxl               one emulated CXL type-3 pmem device (256 MiB, with its
+#                     label storage area) behind a CXL host bridge and root
+#                     port, on a q35 machine (../shared/notes/cxl-in-qemu.md):
+#                     the guest assembles a CXL region and a devdax
+#                     namespace on it.
+# The guest is booted once per phase (the largest PHASES of the manifest);
+# every boot sees the memory files of the boot before, unchanged.
 #
 # Out, in DIR:
 #   status                 OK | FAIL <why> | SKIP <why>
 #   results/NAME/TARGET/phaseN.log     everything the test printed
 #   results/NAME/TARGET/phaseN.result  PASS | SKIP | FAIL <why> | NOTRUN <why>
 #   console-bootN.log      the whole serial console of boot N
-#   nvdimm-*.img, scratch.img, results.img, initramfs.cpio (kept for
-#                          debugging; sparse)
+#   nvdimm-*.img or cxl-*.img, scratch.img, results.img, initramfs.cpio
+#                          (kept for debugging; sparse)
 #
 # Exit status: 0 every boot ran to its end (a failing guest TEST is reported
 # through its result file, not here); 1 a harness failure (a hung or crashed
@@ -35,7 +43,7 @@
 #                       interactive: an init shell on this terminal before the
 #                       tests, after them, or when the set-up fails; no
 #                       timeout.  Ctrl-A x quits QEMU.
-#   PMLVM_REUSE=1       keep existing NVDIMM image files (namespaces and
+#   PMLVM_REUSE=1       keep existing memory image files (namespaces and
 #                       filesystems are then found, not made)
 #   PMLVM_KERNEL        the vmlinuz to boot (its modules must be in
 #                       ../lib/modules/VERSION beside its boot/ directory, or
@@ -52,6 +60,7 @@ SELF_DIR=$(cd "$(dirname "$0")" && pwd)
 MANIFEST=
 OUT=
 BOOT_TIMEOUT=240
+MACHINE=nvdimm
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--manifest)	MANIFEST=$2; shift 2 ;;
@@ -60,18 +69,25 @@ while [ $# -gt 0 ]; do
 	--out=*)	OUT=${1#*=}; shift ;;
 	--boot-timeout)	BOOT_TIMEOUT=$2; shift 2 ;;
 	--boot-timeout=*) BOOT_TIMEOUT=${1#*=}; shift ;;
+	--machine)	MACHINE=$2; shift 2 ;;
+	--machine=*)	MACHINE=${1#*=}; shift ;;
 	*)		echo "usage: $0 --manifest FILE --out DIR" \
-			"[--boot-timeout S]" >&2
+			"[--boot-timeout S] [--machine nvdimm|cxl]" >&2
 			exit 2 ;;
 	esac
 done
 [ -n "$MANIFEST" ] && [ -n "$OUT" ] ||
 	{ echo "usage: $0 --manifest FILE --out DIR" >&2; exit 2; }
+case "$MACHINE" in
+nvdimm|cxl) ;;
+*)	echo "run-vm.sh: --machine must be nvdimm or cxl" >&2; exit 2 ;;
+esac
 
 # the environment wins over --boot-timeout: a developer's quick override
 BOOT_TIMEOUT=${PMLVM_BOOT_TIMEOUT:-$BOOT_TIMEOUT}
 KERNEL_ROOT=${PMLVM_KERNEL_ROOT:-/opt/pmemlease-vm/kernel}
 NVDIMM_SIZE=512M
+CXL_SIZE=256M
 # One host thread runs all guest CPUs (round robin) unless told otherwise:
 # with multi-threaded TCG, QEMU 7.2 lets a vCPU run a stale translation of
 # kernel text another vCPU just patched (static keys, text_poke_bp), and the
@@ -129,7 +145,8 @@ find_kernel() {
 		/boot/*) mods=/lib/modules/$ver ;;
 		*)	 mods=$(dirname "$(dirname "$k")")/lib/modules/$ver ;;
 		esac
-		if [ -d "$mods/kernel/drivers/nvdimm" ]; then
+		if [ -d "$mods/kernel/drivers/nvdimm" ] &&
+		   { [ "$MACHINE" != cxl ] || [ -d "$mods/kernel/drivers/cxl" ]; }; then
 			echo "$k $mods"
 			return 0
 		fi
@@ -152,6 +169,7 @@ for t in busybox ndctl daxctl mkfs.ext4 mkfs.xfs blkid depmod modinfo \
 	 cpio xz ldd cmp; do
 	need_tool "$t"
 done
+[ "$MACHINE" = cxl ] && need_tool cxl
 BUSYBOX=$(command -v busybox)
 # The guest init needs these applets; Debian's dynamic "busybox" package
 # lacks some of them, busybox-static has all.
@@ -223,6 +241,7 @@ done
 for t in ndctl daxctl mkfs.ext4 mkfs.xfs blkid; do
 	copy_exec "$(command -v "$t")" "/usr/bin/$t"
 done
+[ "$MACHINE" = cxl ] && copy_exec "$(command -v cxl)" /usr/bin/cxl
 # Optional tools, handy in the debug shell and for later tests (xfs_io for
 # fallocate/statx/fiemap by hand, filefrag to see a DAX file's extents).
 for t in xfs_io filefrag; do
@@ -288,6 +307,11 @@ for m in virtio_blk libnvdimm nd_btt nd_pmem dax_pmem device_dax \
 	 crc32c_generic ext4 xfs nfit; do
 	add_module "$m"
 done
+if [ "$MACHINE" = cxl ]; then
+	for m in cxl_acpi cxl_pci cxl_mem cxl_pmem dax_cxl; do
+		add_module "$m"
+	done
+fi
 for f in modules.builtin modules.builtin.modinfo modules.order; do
 	[ -e "$MODDIR/$f" ] && cp "$MODDIR/$f" "$ROOT/lib/modules/$KVER/"
 done
@@ -304,13 +328,21 @@ say "initramfs $(du -h "$OUT/initramfs.cpio" | cut -f1) built" \
 # ------------------------------------------------------------------ images
 # Sparse files: 3 x 512 MiB costs only what the guest writes.  Fresh ones
 # every run, unless PMLVM_REUSE=1: boot 1 then finds the old namespaces.
-for t in devdax ext4 xfs; do
-	img=$OUT/nvdimm-$t.img
-	if [ "${PMLVM_REUSE:-0}" != 1 ] || [ ! -e "$img" ]; then
-		rm -f "$img"
-		truncate -s "$NVDIMM_SIZE" "$img"
+# fresh_image NAME SIZE
+fresh_image() {
+	if [ "${PMLVM_REUSE:-0}" != 1 ] || [ ! -e "$OUT/$1.img" ]; then
+		rm -f "$OUT/$1.img"
+		truncate -s "$2" "$OUT/$1.img"
 	fi
-done
+}
+if [ "$MACHINE" = cxl ]; then
+	fresh_image cxl-pmem "$CXL_SIZE"
+	fresh_image cxl-lsa 1M
+else
+	for t in devdax ext4 xfs; do
+		fresh_image "nvdimm-$t" "$NVDIMM_SIZE"
+	done
+fi
 rm -f "$OUT/scratch.img" "$OUT/results.img"
 truncate -s 64M "$OUT/scratch.img"
 truncate -s 64M "$OUT/results.img"
@@ -321,36 +353,59 @@ BOOT=1
 while [ "$BOOT" -le "$BOOTS" ]; do
 	console=$OUT/console-boot$BOOT.log
 	append="console=ttyS0 panic=-1 mitigations=off"
-	append="$append pmlvm.boot=$BOOT pmlvm.runid=$RUNID"
+	append="$append pmlvm.boot=$BOOT pmlvm.runid=$RUNID pmlvm.machine=$MACHINE"
 	[ -n "${PMLVM_SHELL:-}" ] && append="$append pmlvm.shell=$PMLVM_SHELL"
 
-	# -machine pc,nvdimm=on: the NFIT table; the memory backends are the
-	#   NVDIMMs' media: share=on so guest stores land in the host files.
-	#   align=2M: the namespaces are 2 MiB-aligned for devdax PMD faults.
 	# -cpu max: TCG offers CLFLUSHOPT and CLWB, so libpmem2 flushes as on
 	#   real pmem hardware rather than falling back to CLFLUSH.
 	# -accel tcg: KVM cannot run here (nested); thread=single: see
 	#   TCG_THREAD above.
 	# -no-reboot + panic=-1: a panic ends QEMU at once instead of at the
 	#   timeout.
-	set -- -accel "tcg,thread=$TCG_THREAD" -machine pc,nvdimm=on \
-		-cpu max -smp 2 \
-		-m 1G,slots=4,maxmem=4G -nodefaults -no-reboot -display none \
-		-kernel "$VMLINUZ" -initrd "$OUT/initramfs.cpio" \
-		-append "$append"
-	i=0
-	for t in devdax ext4 xfs; do
-		mem="memory-backend-file,id=mem$i,share=on"
-		mem="$mem,mem-path=$OUT/nvdimm-$t.img"
-		mem="$mem,size=$NVDIMM_SIZE,align=2M"
-		set -- "$@" -object "$mem" -device "nvdimm,memdev=mem$i,id=nv$i"
-		i=$((i + 1))
-	done
+	set -- -accel "tcg,thread=$TCG_THREAD" -smp 2 -nodefaults -no-reboot \
+		-display none -kernel "$VMLINUZ" -initrd "$OUT/initramfs.cpio"
+	diskbus=
+	if [ "$MACHINE" = cxl ]; then
+		# the disks on the root bus: only bridges plug into pxb-cxl
+		diskbus=,bus=pcie.0
+		# q35 with a CXL host bridge (pxb-cxl), a root port and a
+		#   type-3 device whose persistent memory and label storage
+		#   area are files here (share=on: guest stores land in them);
+		#   a 4 GiB fixed memory window for the region.
+		# -hypervisor: without it the region commit fails ("Failed to
+		#   synchronize CPU cache state"); pci=nomsi: without it
+		#   cxl_pci finds no interrupt for the event log and no memdev
+		#   appears (cxl-in-qemu.md).
+		set -- "$@" -cpu max,-hypervisor -machine q35,cxl=on \
+			-m 2G,slots=4,maxmem=8G \
+			-append "$append pci=nomsi" \
+			-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 \
+			-device cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,slot=2 \
+			-object "memory-backend-file,id=cxlmem0,share=on,mem-path=$OUT/cxl-pmem.img,size=$CXL_SIZE" \
+			-object "memory-backend-file,id=cxllsa0,share=on,mem-path=$OUT/cxl-lsa.img,size=1M" \
+			-device cxl-type3,bus=rp0,memdev=cxlmem0,lsa=cxllsa0,id=cxl-pmem0 \
+			-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G
+	else
+		# -machine pc,nvdimm=on: the NFIT table; the memory backends
+		#   are the NVDIMMs' media: share=on so guest stores land in the
+		#   host files.  align=2M: the namespaces are 2 MiB-aligned for
+		#   devdax PMD faults.
+		set -- "$@" -cpu max -machine pc,nvdimm=on \
+			-m 1G,slots=4,maxmem=4G -append "$append"
+		i=0
+		for t in devdax ext4 xfs; do
+			mem="memory-backend-file,id=mem$i,share=on"
+			mem="$mem,mem-path=$OUT/nvdimm-$t.img"
+			mem="$mem,size=$NVDIMM_SIZE,align=2M"
+			set -- "$@" -object "$mem" -device "nvdimm,memdev=mem$i,id=nv$i"
+			i=$((i + 1))
+		done
+	fi
 	set -- "$@" \
 		-drive "file=$OUT/scratch.img,if=none,id=scratch,format=raw" \
-		-device virtio-blk-pci,drive=scratch,serial=pmlscratch \
+		-device "virtio-blk-pci,drive=scratch,serial=pmlscratch$diskbus" \
 		-drive "file=$OUT/results.img,if=none,id=results,format=raw" \
-		-device virtio-blk-pci,drive=results,serial=pmlresults
+		-device "virtio-blk-pci,drive=results,serial=pmlresults$diskbus"
 
 	attempt=1
 	while :; do
