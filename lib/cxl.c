@@ -161,7 +161,10 @@ cxl_topology(struct pml_cxl_info *info, const char *devpath)
 	return ret;
 }
 
-/* the sysfs device path of a dax device, a file's block device, or NULL */
+/*
+ * the sysfs device path of a dax device, a block device, or the block
+ * device under a file; NULL if none
+ */
 static char *
 devpath_of(const char *path, char *buf, size_t len)
 {
@@ -170,8 +173,9 @@ devpath_of(const char *path, char *buf, size_t len)
 
 	if (stat(path, &st))
 		return NULL;
-	if (S_ISCHR(st.st_mode))
-		snprintf(link, sizeof(link), "/sys/dev/char/%u:%u",
+	if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+		snprintf(link, sizeof(link), "/sys/dev/%s/%u:%u",
+				S_ISCHR(st.st_mode) ? "char" : "block",
 				major(st.st_rdev), minor(st.st_rdev));
 	else
 		snprintf(link, sizeof(link), "/sys/dev/block/%u:%u",
