@@ -6,14 +6,16 @@
 # Everything comes from Debian's own packages:
 #   qemu-system-x86   the emulator that gives the guest real NVDIMMs
 #   busybox-static    /init and every shell tool inside the guest
-#   ndctl, daxctl     namespace set-up in the guest (and their libraries,
-#                     which libpmem2 links against)
+#   ndctl, daxctl     namespace and CXL region set-up in the guest (ndctl
+#                     brings the cxl tool), and their libraries, which
+#                     libpmem2 links against
 #   xfsprogs,
 #   e2fsprogs         mkfs.xfs / mkfs.ext4 run inside the guest
 #   kmod              depmod, to index the guest kernel's modules
 #   xz-utils          the 6.12 kernel ships its modules as .ko.xz
 #   cpio              packs the initramfs
-#   libpmem2-dev, libdaxctl-dev, libndctl-dev, liburing-dev, libcmocka-dev
+#   libpmem2-dev, libdaxctl-dev, libndctl-dev, libcxl-dev, liburing-dev,
+#   libcmocka-dev
 #                     what the library and the guest tests build against
 #
 # The guest kernel is NOT installed into the host's /boot.  Installing a
@@ -47,7 +49,8 @@ fi
 apt-get install -y --no-install-recommends \
 	qemu-system-x86 busybox-static ndctl daxctl xfsprogs e2fsprogs \
 	kmod xz-utils cpio \
-	libpmem2-dev libdaxctl-dev libndctl-dev liburing-dev libcmocka-dev \
+	libpmem2-dev libdaxctl-dev libndctl-dev libcxl-dev liburing-dev \
+	libcmocka-dev \
 	pkg-config
 
 # Pick the guest kernel: the 6.12 series (newer DAX code: memory-failure on
