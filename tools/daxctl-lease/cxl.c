@@ -199,47 +199,6 @@ dl_usage_disable_region(FILE *out)
 	dl_print_exit_codes(out);
 }
 
-int
-dl_cmd_disable_region(int argc, char **argv)
-{
-	const char *cmd = argv[0];
-	struct cxl_ctx *cctx = NULL;
-	struct ndctl_ctx *nctx = NULL;
-	struct dl_removal rm;
-	int rc;
-
-	rc = dl_parse_removal(argc, argv, cmd, dl_usage_disable_region, &rm,
-			      NULL, NULL, NULL, NULL);
-	if (rc >= 0)
-		return rc;
-	const char *name = argv[optind];
-	if ((rc = setup(cmd, &cctx, &nctx)) >= 0)
-		return rc;
-
-	struct cxl_region *region = find_region(cctx, name);
-	if (region == NULL) {
-		fprintf(stderr, "%s: no CXL region '%s' (`cxl list -R` shows them)\n",
-			cmd, name);
-		rc = DL_EXIT_NODEV;
-		goto out;
-	}
-	if (cxl_region_is_enabled(region) <= 0) {
-		fprintf(stderr, "%s: %s is disabled already\n", cmd, name);
-		rc = DL_EXIT_OK;
-		goto out;
-	}
-	if ((rc = check_root(cmd, name)) >= 0)
-		goto out;
-	if ((rc = take_regions(cmd, name, nctx, &region, 1, &rm)) >= 0)
-		goto out;
-	fprintf(stderr, "disabled 1 region\n");
-	rc = DL_EXIT_OK;
-out:
-	ndctl_unref(nctx);
-	cxl_unref(cctx);
-	return rc;
-}
-
 void
 dl_usage_disable_memdev(FILE *out)
 {
@@ -266,53 +225,83 @@ dl_usage_disable_memdev(FILE *out)
 	dl_print_exit_codes(out);
 }
 
-int
-dl_cmd_disable_memdev(int argc, char **argv)
+/*
+ * disable-region and disable-memdev: find the device (a region, or a
+ * memdev and the regions it is part of), check before anyone is told,
+ * tell the holders, disable the regions, then the memdev.
+ */
+static int
+disable(int argc, char **argv, bool memdev_cmd)
 {
 	const char *cmd = argv[0];
+	const char *what = memdev_cmd ? "memdev" : "region";
 	struct cxl_ctx *cctx = NULL;
 	struct ndctl_ctx *nctx = NULL;
 	struct cxl_region *regions[MAX_REGIONS];
+	struct cxl_memdev *memdev = NULL;
 	struct dl_removal rm;
+	unsigned n = 0;
+	bool enabled;
 	int rc;
 
-	rc = dl_parse_removal(argc, argv, cmd, dl_usage_disable_memdev, &rm,
-			      NULL, NULL, NULL, NULL);
+	rc = dl_parse_removal(argc, argv, cmd, memdev_cmd ?
+			      dl_usage_disable_memdev : dl_usage_disable_region,
+			      &rm, NULL, NULL, NULL, NULL);
 	if (rc >= 0)
 		return rc;
 	const char *name = argv[optind];
 	if ((rc = setup(cmd, &cctx, &nctx)) >= 0)
 		return rc;
 
-	struct cxl_memdev *memdev = find_memdev(cctx, name);
-	if (memdev == NULL) {
-		fprintf(stderr, "%s: no CXL memdev '%s' (`cxl list -M` shows them)\n",
-			cmd, name);
+	if (memdev_cmd) {
+		memdev = find_memdev(cctx, name);
+		enabled = memdev != NULL && cxl_memdev_is_enabled(memdev);
+	} else {
+		regions[0] = find_region(cctx, name);
+		n = regions[0] != NULL;
+		enabled = n && cxl_region_is_enabled(regions[0]) > 0;
+	}
+	if (memdev == NULL && n == 0) {
+		fprintf(stderr, "%s: no CXL %s '%s' (`cxl list -%c` shows them)\n",
+			cmd, what, name, memdev_cmd ? 'M' : 'R');
 		rc = DL_EXIT_NODEV;
 		goto out;
 	}
-	if (!cxl_memdev_is_enabled(memdev)) {
+	if (!enabled) {
 		fprintf(stderr, "%s: %s is disabled already\n", cmd, name);
 		rc = DL_EXIT_OK;
 		goto out;
 	}
 	if ((rc = check_root(cmd, name)) >= 0)
 		goto out;
-	unsigned n = regions_of(cctx, memdev, regions, MAX_REGIONS);
+	if (memdev_cmd)
+		n = regions_of(cctx, memdev, regions, MAX_REGIONS);
 	if ((rc = take_regions(cmd, name, nctx, regions, n, &rm)) >= 0)
 		goto out;
-	rc = cxl_memdev_disable_invalidate(memdev);
-	if (rc < 0) {
+	if (memdev_cmd && (rc = cxl_memdev_disable_invalidate(memdev)) < 0) {
 		fprintf(stderr, "%s: disabling %s: %s\n", cmd, name, strerror(-rc));
 		rc = dl_exit_for_errno(rc);
 		if (rc == DL_EXIT_NODEV)
 			rc = DL_EXIT_FAIL;
 		goto out;
 	}
-	fprintf(stderr, "disabled %u region%s and 1 memdev\n", n, n == 1 ? "" : "s");
+	fprintf(stderr, "disabled %u region%s%s\n", n, n == 1 ? "" : "s",
+		memdev_cmd ? " and 1 memdev" : "");
 	rc = DL_EXIT_OK;
 out:
 	ndctl_unref(nctx);
 	cxl_unref(cctx);
 	return rc;
+}
+
+int
+dl_cmd_disable_region(int argc, char **argv)
+{
+	return disable(argc, argv, false);
+}
+
+int
+dl_cmd_disable_memdev(int argc, char **argv)
+{
+	return disable(argc, argv, true);
 }

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef PMLVM_PMEMLEASE
@@ -57,37 +56,6 @@ static const char *sys_name(const char *path, int parent, char *buf, size_t len)
 	slash = strrchr(full, '/');
 	snprintf(buf, len, "%.63s", slash ? slash + 1 : full);
 	return buf;
-}
-
-/* run argv, its standard output into buf (NUL-terminated); exit status */
-static int capture(char *const argv[], char *buf, size_t len)
-{
-	int fd[2], st;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
-
-	print_message("+");
-	for (int i = 0; argv[i] != NULL; i++)
-		print_message(" %s", argv[i]);
-	print_message("\n");
-	assert_int_equal(pipe(fd), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(fd[1], STDOUT_FILENO);
-		close(fd[0]);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(fd[1]);
-	while (got + 1 < len && (n = read(fd[0], buf + got, len - got - 1)) > 0)
-		got += (size_t)n;
-	buf[got] = '\0';
-	close(fd[0]);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 /* out (JSON pretty or not, or a table) says what, blanks aside */
@@ -167,7 +135,7 @@ static void test_info(void **state)
 	assert_memory_equal(&a, &b, sizeof(a));
 
 	/* and what the cxl tool says of the same */
-	assert_int_equal(capture(cxl_list, out, sizeof(out)), 0);
+	assert_int_equal(pmlvm_capture(cxl_list, out, sizeof(out)), 0);
 	print_message("%s", out);
 	has(out, "\"region\":\"region0\"", "cxl list");
 	snprintf(want, sizeof(want), "\"interleave_ways\":%u", a.interleave_ways);
@@ -199,7 +167,7 @@ static void test_tools(void **state)
 	PML_OK(pml_lease_acquire(&l, r, pmlvm.slot_offset, 4096, PML_LEASE_PIN,
 		NULL, NULL));
 
-	assert_int_equal(capture(list_json, out, sizeof(out)), 0);
+	assert_int_equal(pmlvm_capture(list_json, out, sizeof(out)), 0);
 	print_message("%s", out);
 	has(out, "\"cxl\":{", "pmemlease list --json");
 	has(out, "\"region\":\"region0\"", "pmemlease list --json");
@@ -208,13 +176,13 @@ static void test_tools(void **state)
 		ci.memdevs[0].host_bridge);
 	has(out, want, "pmemlease list --json");
 
-	assert_int_equal(capture(list, out, sizeof(out)), 0);
+	assert_int_equal(pmlvm_capture(list, out, sizeof(out)), 0);
 	print_message("%s", out);
 	snprintf(want, sizeof(want), "CXLregion0x1(mem0@%s)",
 		ci.memdevs[0].host_bridge);
 	has(out, want, "pmemlease list");
 
-	assert_int_equal(capture(dl_json, out, sizeof(out)), 0);
+	assert_int_equal(pmlvm_capture(dl_json, out, sizeof(out)), 0);
 	print_message("%s", out);
 	has(out, "\"cxl\":{", "daxctl-lease list --json");
 	has(out, "\"region\":\"region0\"", "daxctl-lease list --json");

@@ -143,4 +143,11 @@ int pmlvm_touch(const void *addr, size_t len, size_t step, uintptr_t *fault);
 /* pmlvm_read_line -- the first line of a file (sysfs), malloc'd, or NULL */
 char *pmlvm_read_line(const char *path);
 
+/*
+ * pmlvm_capture -- run argv (echoed as "+ argv..."), its standard output
+ * into buf (NUL-terminated, cut at len - 1); returns its exit status, or
+ * 128 + the signal that killed it
+ */
+int pmlvm_capture(char *const argv[], char *buf, size_t len);
+
 #endif /* PMLVM_H */

@@ -491,28 +491,12 @@ static const char *cxl_restore(void)
 {
 	char *argv[] = { "sh", "-c", ". /pmlvm/env.sh && pmlvm_cxl_namespace",
 		NULL };
-	int fd[2], st;
-	ssize_t n;
-	pid_t pid;
+	int rc = pmlvm_capture(argv, cxl_dev, sizeof(cxl_dev));
 
-	assert_int_equal(pipe(fd), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(fd[1], STDOUT_FILENO);
-		close(fd[0]);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(fd[1]);
-	n = read(fd[0], cxl_dev, sizeof(cxl_dev) - 1);
-	close(fd[0]);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	cxl_dev[n > 0 ? n : 0] = '\0';
 	cxl_dev[strcspn(cxl_dev, "\n")] = '\0';
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || cxl_dev[0] != '/')
-		fail_msg("bringing the CXL region back failed: %s", cxl_dev);
+	if (rc != 0 || cxl_dev[0] != '/')
+		fail_msg("bringing the CXL region back failed (%d): %s", rc,
+			cxl_dev);
 	dax_disabled = 0;
 	print_message("the CXL region is back: %s\n", cxl_dev);
 	return cxl_dev;
