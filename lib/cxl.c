@@ -239,7 +239,7 @@ pml_region_cxl_info(struct pml_cxl_info *info, const struct pml_region *region)
  * monitor.c, at open: the sysfs paths whose removal takes the region's
  * CXL memory away -- its CXL region and each memdev (whose PCI device is
  * above it, so a surprise removal matches too).  NULL-terminated, or NULL
- * when the region is not on CXL.
+ * when the region is not on CXL.  The CXL region's name goes to region.
  */
 char **
 cxl_watch_paths(const char *devpath, char *region, size_t regionlen)
