@@ -221,8 +221,13 @@ thread_exit(void *unused)
 
 		if (!s->region)
 			continue;
-		/* only a region still open, and the same one, is touched */
-		if (region_find(s->region) == 0) {
+		/*
+		 * Only a region still open, and the same one, is touched --
+		 * pinned, so that a close in another thread waits for us
+		 * before it frees the contexts (found open, then freed under
+		 * us, was a use after free).
+		 */
+		if (region_pin(s->region) == 0) {
 			struct pml_region *r = s->region;
 
 			region_lock(r);
@@ -235,6 +240,7 @@ thread_exit(void *unused)
 				spin_unlock(&s->ctx->lock);
 			}
 			region_unlock(r);
+			region_unpin(r);
 		}
 		s->region = NULL;
 	}

@@ -92,6 +92,24 @@ region_pin_matching(struct pml_region **v, unsigned cap,
 	return n;
 }
 
+/* region_pin -- pin region if it is open (0), else -EBADF; no message */
+int
+region_pin(struct pml_region *region)
+{
+	int ret = -EBADF;
+
+	pthread_mutex_lock(&registry_lock);
+	for (struct pml_region *r = registry; r; r = r->next_open) {
+		if (r == region) {
+			r->pins++;
+			ret = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return ret;
+}
+
 void
 region_unpin(struct pml_region *r)
 {

@@ -185,7 +185,8 @@ struct pml_region {
 
 	struct pml_region *next_open;	/* registry of open regions */
 	unsigned pins;			/* under the registry lock: the
-					 * monitor acts on it, close waits */
+					 * monitor or an exiting thread acts
+					 * on it, close waits */
 	char *devpath;			/* its device in sysfs (monitor.c) */
 	char **cxl_paths;		/* its CXL region and memdevs in sysfs,
 					 * NULL-terminated; NULL: not on CXL */
@@ -301,6 +302,7 @@ typedef bool (*region_match_fn)(const struct pml_region *r,
 unsigned region_pin_matching(struct pml_region **v, unsigned cap,
 		region_match_fn match, const char *devpath, unsigned maj,
 		unsigned min, bool devnum);
+int region_pin(struct pml_region *region);
 void region_unpin(struct pml_region *r);
 
 /* monitor.c */

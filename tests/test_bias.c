@@ -2,7 +2,8 @@
 /*
  * test_bias -- the owner's fast path (lib/context.c) against everybody who
  * revokes its bias: punches that must find every lease over their range,
- * puts from other threads, threads that exit holding leases.
+ * puts from other threads, threads that exit holding leases, threads that
+ * exit while the region closes.
  *
  * The invariant is checked end to end, through the data: a thread holding a
  * lease writes its mark into the leased page and reads it back before the
@@ -327,6 +328,55 @@ test_exit_holding(void **state)
 	PMLT_OK(pml_region_close(&f->r));
 }
 
+/*
+ * Threads that leased, put, and are exiting -- their context given up for
+ * adoption in a thread-exit handler -- while the region closes: the close
+ * must wait for the handler, never free the contexts under it.
+ */
+struct racer {
+	struct fix *f;
+	unsigned page;
+	atomic_int *done;
+};
+
+static void *
+racer_main(void *arg)
+{
+	struct racer *rc = arg;
+	struct pml_lease *l;
+
+	if (pml_lease_acquire(&l, rc->f->r, rc->page * A, A, PML_LEASE_REF,
+			NULL, NULL) || pml_lease_put(l))
+		pmlt_thread_fail("lease: %s", pml_errormsg());
+	atomic_fetch_add(rc->done, 1);
+	return NULL;	/* its context is orphaned now, racing the close */
+}
+
+static void
+test_exit_racing_close(void **state)
+{
+	struct fix *f = *state;
+	unsigned rounds = pmlt_scaled(300);
+
+	for (unsigned round = 0; round < rounds; round++) {
+		atomic_int done = 0;
+		struct racer rc[NPAGES];
+		pthread_t t[NPAGES];
+
+		for (unsigned k = 0; k < NPAGES; k++) {
+			rc[k] = (struct racer){ f, k, &done };
+			pthread_create(&t[k], NULL, racer_main, &rc[k]);
+		}
+		while (atomic_load(&done) < NPAGES)
+			;
+		PMLT_OK(pml_region_close(&f->r));
+		for (unsigned k = 0; k < NPAGES; k++)
+			pthread_join(t[k], NULL);
+		PMLT_CHECK_THREADS();
+		f->r = pmlt_open(f->path, NPAGES * A, 0);
+	}
+}
+
 int
 main(void)
 {
@@ -336,6 +386,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_foreign_puts, setup,
 				teardown),
 		cmocka_unit_test_setup_teardown(test_exit_holding, setup,
+				teardown),
+		cmocka_unit_test_setup_teardown(test_exit_racing_close, setup,
 				teardown),
 	};
 
