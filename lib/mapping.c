@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * mapping.c -- the region's mapping: a libpmem2 virtual-address reservation
- * of max_size bytes, filled from its start: by a pmem2 mapping (the
- * "piece" that tells the store granularity and the persistence functions),
- * then by the file mapped over the reservation for each growth past what
- * is mapped.
+ * of max_size bytes, filled from its start: by a pmem2 mapping (the one
+ * that tells the store granularity and the persistence functions), then by
+ * the file mapped over the reservation for each growth past what is
+ * mapped.
  *
  * Nothing is ever mapped elsewhere, so the base never moves and a leased
  * pointer stays valid across growth.  Shrinking does not unmap: the cut part
@@ -27,42 +27,47 @@
 #include "err.h"
 #include "region.h"
 
+/* the file at [start, end) over the reservation, as the first mapping maps
+ * it: shared, and synchronous where the file is DAX */
 static int
-piece_map(struct pml_region *r, uint64_t start, uint64_t end)
+map_file(struct pml_region *r, uint64_t start, uint64_t end)
 {
-	/*
-	 * Growth after the first mapping maps the file over the reservation
-	 * itself, as the first mapping does (MAP_SYNC where the file is DAX):
-	 * libpmem2 keeps every mapping of a reservation in a tree, and with
-	 * about a thousand of them -- a database growing a page at a time --
-	 * pmem2_vm_reservation_delete() aborts the process.  Deleting the
-	 * reservation unmaps these with it.
-	 */
-	if (r->npieces > 0) {
-		int flags = MAP_FIXED | (r->granularity == PML_GRANULARITY_PAGE ?
-				MAP_SHARED : MAP_SHARED_VALIDATE | MAP_SYNC);
+	int flags = MAP_FIXED | (r->granularity == PML_GRANULARITY_PAGE ?
+			MAP_SHARED : MAP_SHARED_VALIDATE | MAP_SYNC);
 
-		if (mmap(r->base + start, end - start, PROT_READ | PROT_WRITE,
-				flags, r->fd, (off_t)start) == MAP_FAILED)
-			return err_set(errno, "mapping [%" PRIu64 ", %" PRIu64
-					") of %s: %m", start, end, r->path);
-		r->mapped_end = end;
-		return 0;
-	}
-	if (r->npieces == r->pieces_cap) {
-		unsigned cap = r->pieces_cap ? r->pieces_cap * 2 : 4;
-		struct piece *p = realloc(r->pieces, cap * sizeof(*p));
+	if (mmap(r->base + start, end - start, PROT_READ | PROT_WRITE, flags,
+			r->fd, (off_t)start) == MAP_FAILED)
+		return err_set(errno, "mapping [%" PRIu64 ", %" PRIu64 ") of "
+				"%s: %m", start, end, r->path);
+	return 0;
+}
 
-		if (!p)
-			return err_set(ENOMEM, "cannot grow the piece table");
-		r->pieces = p;
-		r->pieces_cap = cap;
+/*
+ * The first mapping goes through libpmem2: it tells the store granularity
+ * (and so whether a plain-looking file is DAX) and picks the persistence
+ * functions.  Growth past it maps the file over the reservation itself
+ * (map_file): libpmem2 keeps every mapping of a reservation in a tree, and
+ * with about a thousand of them -- a database growing a page at a time --
+ * pmem2_vm_reservation_delete() aborts the process.  Deleting the
+ * reservation unmaps those with it.
+ */
+static int
+map_grow(struct pml_region *r, uint64_t end)
+{
+	uint64_t start = r->mapped_end;
+	int ret;
+
+	if (r->map) {
+		ret = map_file(r, start, end);
+		if (ret == 0)
+			r->mapped_end = end;
+		return ret;
 	}
 
 	struct pmem2_config *cfg;
 	struct pmem2_map *map = NULL;
-	int ret = pmem2_config_new(&cfg);
 
+	ret = pmem2_config_new(&cfg);
 	if (ret)
 		return err_pmem2(ret, "pmem2_config_new");
 	/*
@@ -84,35 +89,25 @@ piece_map(struct pml_region *r, uint64_t start, uint64_t end)
 	if (ret)
 		return err_pmem2(ret, "pmem2_map_new");
 
-	enum pml_granularity g;
-
 	switch (pmem2_map_get_store_granularity(map)) {
 	case PMEM2_GRANULARITY_BYTE:
-		g = PML_GRANULARITY_BYTE;
+		r->granularity = PML_GRANULARITY_BYTE;
 		break;
 	case PMEM2_GRANULARITY_CACHE_LINE:
-		g = PML_GRANULARITY_CACHE_LINE;
+		r->granularity = PML_GRANULARITY_CACHE_LINE;
 		break;
 	default:
-		g = PML_GRANULARITY_PAGE;
+		r->granularity = PML_GRANULARITY_PAGE;
 	}
-	if (r->npieces == 0) {
-		/* the first mapping decides; MAP_SYNC working means fsdax */
-		r->granularity = g;
-		if (r->kind == PML_REGION_PLAIN && g != PML_GRANULARITY_PAGE)
-			r->kind = PML_REGION_FSDAX;
-		r->persist = pmem2_get_persist_fn(map);
-		r->flush = pmem2_get_flush_fn(map);
-		r->drain = pmem2_get_drain_fn(map);
-		r->memcpy_fn = pmem2_get_memcpy_fn(map);
-		r->memset_fn = pmem2_get_memset_fn(map);
-	} else if (g != r->granularity) {
-		pmem2_map_delete(&map);
-		return err_set(EIO, "%s: new mapping has another store "
-				"granularity than the first", r->path);
-	}
-
-	r->pieces[r->npieces++] = (struct piece){ map, start, end };
+	/* MAP_SYNC working means fsdax */
+	if (r->kind == PML_REGION_PLAIN && r->granularity != PML_GRANULARITY_PAGE)
+		r->kind = PML_REGION_FSDAX;
+	r->persist = pmem2_get_persist_fn(map);
+	r->flush = pmem2_get_flush_fn(map);
+	r->drain = pmem2_get_drain_fn(map);
+	r->memcpy_fn = pmem2_get_memcpy_fn(map);
+	r->memset_fn = pmem2_get_memset_fn(map);
+	r->map = map;
 	r->mapped_end = end;
 	return 0;
 }
@@ -131,16 +126,14 @@ mapping_init(struct pml_region *r, uint64_t size)
 				"-byte alignment", (void *)r->base,
 				r->alignment);
 	r->open_end = size;
-	return size ? piece_map(r, 0, size) : 0;
+	return size ? map_grow(r, size) : 0;
 }
 
 void
 mapping_fini(struct pml_region *r)
 {
-	while (r->npieces)
-		pmem2_map_delete(&r->pieces[--r->npieces].map);
-	free(r->pieces);
-	r->pieces = NULL;
+	if (r->map)
+		pmem2_map_delete(&r->map);
 	if (r->rsv)
 		pmem2_vm_reservation_delete(&r->rsv);
 }
@@ -204,7 +197,7 @@ mapping_grow(struct pml_region *r, uint64_t new_size, bool extend_file)
 			return ret;
 	}
 	if (new_size > r->mapped_end) {
-		ret = piece_map(r, r->mapped_end, new_size);
+		ret = map_grow(r, new_size);
 		if (ret)
 			goto undo_file;
 	}
@@ -221,24 +214,14 @@ undo_file:
 
 /*
  * mapping_map_file -- map the file at [start, end) again, over whatever is
- * there (the anonymous memory a poison fault left), as the pieces map it:
- * shared, and synchronous where the file is DAX.
+ * there (the anonymous memory a poison fault left), as growth maps it.
  */
 int
 mapping_map_file(struct pml_region *r, uint64_t start, uint64_t end)
 {
-	int flags = MAP_FIXED | (r->granularity == PML_GRANULARITY_PAGE ?
-			MAP_SHARED : MAP_SHARED_VALIDATE | MAP_SYNC);
-
 	if (end > r->mapped_end)
 		end = r->mapped_end;
-	if (start >= end)
-		return 0;
-	if (mmap(r->base + start, end - start, PROT_READ | PROT_WRITE, flags,
-			r->fd, (off_t)start) == MAP_FAILED)
-		return err_set(errno, "mapping [%" PRIu64 ", %" PRIu64 ") of %s "
-				"again: %m", start, end, r->path);
-	return 0;
+	return start < end ? map_file(r, start, end) : 0;
 }
 
 /*

@@ -5,8 +5,9 @@
  * libpmem2 picks the functions once per mapping, for its store granularity
  * and the CPU's best flush instruction; the region keeps those of its
  * first mapping, and maps every growth the same way (MAP_SYNC where that
- * one is DAX: mapping.c), so they hold for the whole region.  The wrappers add only a range check against the region;
- * code that cannot afford even that takes the function itself.
+ * one is DAX: mapping.c), so they hold for the whole region.  The wrappers
+ * add only a range check against the region; code that cannot afford even
+ * that takes the function itself.
  */
 #include <errno.h>
 #include <inttypes.h>

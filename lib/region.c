@@ -345,7 +345,7 @@ region_detect(struct pml_region *r, uint64_t *size, bool partial_tail)
 				"; PML_REGION_PARTIAL_TAIL maps its whole units");
 	*size = s / align * align;
 
-	/* until something is mapped; piece_map reads the real one back */
+	/* until something is mapped; map_grow reads the real one back */
 	r->granularity = r->kind == PML_REGION_PLAIN ?
 		PML_GRANULARITY_PAGE : PML_GRANULARITY_CACHE_LINE;
 	return 0;

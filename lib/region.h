@@ -97,13 +97,6 @@ struct region_view {
 	struct range blocked[];	/* barrier range and quarantines */
 };
 
-/* one pmem2 mapping inside the reservation; growth adds one (mapping.c) */
-struct piece {
-	struct pmem2_map *map;
-	uint64_t start;
-	uint64_t end;
-};
-
 /* a poisoned range a machine check told us of (poison.c) */
 #define POISON_MAX 64
 enum poison_state {
@@ -150,10 +143,8 @@ struct pml_region {
 	struct pmem2_vm_reservation *rsv;
 	char *base;
 	uint64_t max_size;
-	struct piece *pieces;
-	unsigned npieces;
-	unsigned pieces_cap;
-	uint64_t mapped_end;	/* end of the last piece */
+	struct pmem2_map *map;	/* the first mapping, NULL before it */
+	uint64_t mapped_end;	/* end of what is mapped */
 	uint64_t open_end;	/* accessible up to here: >= size, while a
 				 * cut part is not yet made inaccessible */
 	uint64_t cut_to;	/* the last cut protected: [cut_to, cut_end) */
