@@ -117,9 +117,8 @@ cxl_region_at(struct pml_cxl_info *info, uint64_t resource)
 {
 	struct cxl_ctx *ctx;
 	struct cxl_bus *bus;
-	int ret = -ENODEV;
+	int ret = cxl_new(&ctx);
 
-	ret = cxl_new(&ctx);
 	if (ret < 0)
 		return ret;
 	ret = -ENODEV;

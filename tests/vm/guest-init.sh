@@ -156,6 +156,17 @@ if [ "$BOOT" -gt 1 ]; then
 		die "cannot read the results of the earlier boots from $RESULTS_DEV"
 fi
 
+# appears PATH -- PATH exists, or comes within 10 s (devices probe
+# asynchronously, slowly under TCG)
+appears() {
+	n=0
+	while [ ! -e "$1" ] && [ $n -lt 100 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	[ -e "$1" ]
+}
+
 # ---------------------------------------------------------------- cxl
 # The CXL machine's namespace is made by a function the removal tests call
 # again to bring the device back: /pmlvm/cxl.sh, sourced by /pmlvm/env.sh.
@@ -196,12 +207,7 @@ EOF
 . /pmlvm/cxl.sh
 
 setup_cxl() {
-	n=0
-	while [ ! -e /sys/bus/cxl/devices/mem0 ] && [ $n -lt 100 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	[ -e /sys/bus/cxl/devices/mem0 ] ||
+	appears /sys/bus/cxl/devices/mem0 ||
 		die "no CXL memdev mem0 (is the guest started with a cxl-type3 device?)"
 	DAXDEV=$(pmlvm_cxl_namespace) ||
 		die "the CXL region and its devdax namespace: $DAXDEV"
@@ -213,12 +219,7 @@ setup_cxl() {
 setup_nvdimm() {
 	# ------------------------------------------------------------- namespaces
 	# Regions appear when nfit has parsed the NFIT; give them a moment under TCG.
-	n=0
-	while [ ! -e /sys/bus/nd/devices/region2 ] && [ $n -lt 100 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	[ -e /sys/bus/nd/devices/region2 ] ||
+	appears /sys/bus/nd/devices/region2 ||
 		die "fewer than 3 nvdimm regions (is the guest started with 3 NVDIMMs?)"
 
 	# ns_field NAMESPACE FIELD -- one field of `ndctl list -n NAMESPACE`.

@@ -89,9 +89,10 @@ regions_of(struct cxl_ctx *ctx, struct cxl_memdev *memdev,
 
 /*
  * The devices on the nd region at region's host physical address, added to
- * devs[*n..max): every namespace's dax or block devices.
+ * devs[*n..max): every namespace's dax or block devices.  None when the
+ * region has no nd region (not assembled): nobody to tell.
  */
-static int
+static void
 region_devts(struct ndctl_ctx *nctx, struct cxl_region *region, dev_t *devs,
 	     unsigned *n, unsigned max)
 {
@@ -108,10 +109,9 @@ region_devts(struct ndctl_ctx *nctx, struct cxl_region *region, dev_t *devs,
 				continue;
 			ndctl_namespace_foreach(ndr, ndns)
 				*n += dl_ns_devts(ndns, devs + *n, max - *n);
-			return 0;
+			return;
 		}
 	}
-	return -ENODEV;	/* not assembled as an nd region: nothing to tell */
 }
 
 /* root, before anyone is told: telling holders, then EACCES, loses them */

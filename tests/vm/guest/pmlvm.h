@@ -145,8 +145,8 @@ char *pmlvm_read_line(const char *path);
 
 /*
  * pmlvm_capture -- run argv (echoed as "+ argv..."), its standard output
- * into buf (NUL-terminated, cut at len - 1); returns its exit status, or
- * 128 + the signal that killed it
+ * into buf (NUL-terminated, cut at len - 1), or, with buf NULL, into the
+ * test's log; returns its exit status, or 128 + the signal that killed it
  */
 int pmlvm_capture(char *const argv[], char *buf, size_t len);
 

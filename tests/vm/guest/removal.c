@@ -299,28 +299,10 @@ static void holder_finish(struct child *ch)
 	close(ch->from);
 }
 
-/* run ARGV, return its exit status (or 128 + signal) */
+/* run ARGV, its output in the log; its exit status (or 128 + signal) */
 static int run(char *const argv[])
 {
-	int st;
-	pid_t pid;
-
-	print_message("+");
-	for (int i = 0; argv[i] != NULL; i++)
-		print_message(" %s", argv[i]);
-	print_message("\n");
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		execvp(argv[0], argv);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return WEXITSTATUS(st);
+	return pmlvm_capture(argv, NULL, 0);
 }
 
 /* persist a pattern at [off, off + DATA_LEN) of path through a region */
